@@ -1,0 +1,98 @@
+"""``glyms-b24``: the operator's command line (Spanish-speaking operators; messages stay short)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Callable, Optional, Sequence
+
+from glyms_b24_pipeline.errors import OperatorError
+
+# subcommand -> "module:function"; each function takes (args) and returns an exit code.
+# Modules are imported only when their command runs, so `glyms-b24 --help` stays fast.
+_HANDLERS = {
+    "install-sql": "glyms_b24_pipeline.glyms.commands:install_sql_command",
+    "auth": "glyms_b24_pipeline.bitrix24.commands:auth_command",
+    "price-types": "glyms_b24_pipeline.bitrix24.commands:price_types_command",
+    "directory-items": "glyms_b24_pipeline.bitrix24.commands:directory_items_command",
+    "sync": "glyms_b24_pipeline.sync_command:sync_command",
+    "sandbox": "glyms_b24_pipeline.sandbox.demo:sandbox_command",
+}
+
+
+def _handler(name: str) -> Callable[[argparse.Namespace], int]:
+    module_name, function_name = _HANDLERS[name].split(":")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="glyms-b24",
+        description="Sincronización Glyms -> Bitrix24 (Dagster). Glyms LIMS to Bitrix24 CRM sync.",
+    )
+    parser.add_argument("--config", help="YAML settings file (default: $GLYMS_B24_CONFIG, else built-in legacy values)")
+    parser.add_argument("--debug", action="store_true", help="verbose logging (methods and sizes; never tokens)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    install = commands.add_parser("install-sql", help="create the change-log table, triggers and project schema in Glyms")
+    install.add_argument("--check", action="store_true", help="only report what is missing; change nothing")
+
+    commands.add_parser(
+        "emulator",
+        help="run the local Bitrix24 portal emulator (see glyms-b24 emulator --help)",
+        add_help=False,
+    )
+
+    auth = commands.add_parser("auth", help="authorise the Bitrix24 local application (OAuth)")
+    group = auth.add_mutually_exclusive_group()
+    group.add_argument("--code", help="authorisation code copied from the redirect URL")
+    group.add_argument("--import-tokens", metavar="FILE", help="import a legacy bitrix24_tokens.json")
+
+    commands.add_parser("price-types", help="list the catalog price types (for services.price_type_id)")
+    directory = commands.add_parser("directory-items", help="list CRM directory items (COMPANY_TYPE, INDUSTRY, ...)")
+    directory.add_argument("entity_id", metavar="ENTITY_ID", help="e.g. COMPANY_TYPE or INDUSTRY")
+
+    sync = commands.add_parser("sync", help="run a sync now, as a Dagster run (visible in the UI)")
+    sync.add_argument("--type", dest="sync_type", choices=["services"], default="services")
+    sync.add_argument("--dry-run", action="store_true", help="compute and show the plan; write nothing to Bitrix24")
+    sync.add_argument(
+        "--allow-mass-deactivation",
+        action="store_true",
+        help="let this run deactivate more than services.max_deactivation_share of the catalog",
+    )
+
+    sandbox = commands.add_parser("sandbox", help="run the services sync end to end on the built-in sandbox")
+    sandbox.add_argument("--services", type=int, default=300, help="seeded Glyms services (default 300)")
+    sandbox.add_argument("--customers", type=int, default=100, help="seeded Glyms customers (default 100)")
+    sandbox.add_argument("--dir", default=".sandbox", help="folder for the sandbox's database and state")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # The emulator has its own option parser; hand it everything after its name.
+    if "emulator" in argv:
+        position = argv.index("emulator")
+        if all(arg.startswith("-") for arg in argv[:position]):
+            from glyms_b24_pipeline.sandbox.emulator.cli import main as emulator_main
+
+            return emulator_main(argv[position + 1 :])
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(_handler(args.command)(args) or 0)
+    except OperatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrumpido", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,154 @@
+"""Typed sync settings, loaded from one YAML file; secrets come only from the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from glyms_b24_pipeline.errors import ConfigError
+
+CONFIG_ENV_VAR = "GLYMS_B24_CONFIG"
+
+# Environment variables that hold secrets or endpoints: never in the YAML file.
+SECRET_ENV_VARS = (
+    "GLYMS_PG_DSN",
+    "B24_PORTAL_URL",
+    "B24_CLIENT_ID",
+    "B24_CLIENT_SECRET",
+    "B24_OAUTH_URL",
+    "B24_WEBHOOK_URL",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RateLimitSettings(_Strict):
+    """Client-side leaky bucket; match the portal's plan (standard 50/2, Enterprise 250/5)."""
+
+    burst: int = Field(50, ge=1, le=10_000)
+    drain_per_second: float = Field(2.0, gt=0, le=1_000)
+
+
+class Bitrix24Settings(_Strict):
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    connect_timeout_seconds: float = Field(10.0, gt=0)
+    read_timeout_seconds: float = Field(60.0, gt=0)
+    max_retries: int = Field(6, ge=0, le=20)
+    # The portal blocks a method after 480 s of execution time in 10 minutes.
+    operating_budget_seconds: float = Field(480.0, gt=0)
+    redirect_uri: str = "http://localhost/"
+
+
+class ServicesSettings(_Strict):
+    iblock_id: int = Field(24, ge=1)
+    price_type_id: int = Field(2, ge=1)
+    currency: str = Field("ARS", min_length=3, max_length=3)
+    currency_decimals: int = Field(2, ge=0, le=6)
+    sections_by_tipo_ot: dict[int, int] = {1: 48, 2: 46, 3: 44}
+    contracts_by_tipo_ot: dict[int, int] = {1: 14, 2: 259, 3: 371}
+    # The legacy script set the section only on create; True keeps it in line on update too.
+    keep_sections_in_line: bool = False
+    # A plan that would deactivate more than this share of the catalog stops the push.
+    max_deactivation_share: float = Field(0.5, ge=0, le=1)
+
+
+class CompanyUserFields(_Strict):
+    codigo: str = "UF_CRM_1748636158002"
+    nombre_fantasia: str = "UF_CRM_1748637070"
+    bloqueado: str = "UF_CRM_1748888310536"
+
+    @field_validator("codigo", "nombre_fantasia", "bloqueado")
+    @classmethod
+    def _uf_code(cls, value: str) -> str:
+        if not value.startswith("UF_CRM_"):
+            raise ValueError(f"expected a user-field code starting with UF_CRM_, got {value!r}")
+        return value
+
+
+LEGACY_INDUSTRY_BY_CLIENTE_TIPO: dict[int, str] = {
+    7: "UC_FV5RTZ", 9: "OTHER", 10: "1", 11: "UC_5KOWIB", 12: "UC_6IPFTB", 13: "UC_PJRWUH",
+    14: "UC_QMEHSY", 15: "UC_G2UX05", 16: "UC_8B7GEU", 17: "UC_D0S7HJ", 18: "UC_FWPBRZ",
+    19: "UC_281LBU", 20: "UC_N97ZBK", 21: "UC_SGFFD2", 22: "UC_Z8QQ65", 23: "UC_5HKBY1",
+    24: "UC_8DMZTD", 25: "UC_APU0VJ", 26: "3", 27: "4", 28: "5", 29: "6", 30: "7", 31: "8",
+    32: "9", 33: "10", 34: "11", 35: "12", 36: "13", 37: "14", 38: "15", 39: "16", 40: "17",
+}
+LEGACY_COMPANY_TYPE_BY_TIPO_OT: dict[int, str] = {1: "UC_HMSG7D", 2: "4", 3: "UC_EYGC4I"}
+
+
+class CompaniesSettings(_Strict):
+    company_type_by_tipo_ot: dict[int, str] = LEGACY_COMPANY_TYPE_BY_TIPO_OT
+    industry_by_cliente_tipo: dict[int, str] = LEGACY_INDUSTRY_BY_CLIENTE_TIPO
+    user_fields: CompanyUserFields = CompanyUserFields()
+    # Pending log rows claimed per run (the legacy script read 200).
+    claim_limit: int = Field(200, ge=1, le=100_000)
+    max_attempts: int = Field(5, ge=1, le=100)
+
+
+class Settings(_Strict):
+    """Everything about the sync that is not a secret."""
+
+    services: ServicesSettings = ServicesSettings()
+    companies: CompaniesSettings = CompaniesSettings()
+    bitrix24: Bitrix24Settings = Bitrix24Settings()
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"{location}: unknown key (check its spelling; see glyms_b24.example.yaml)"
+    if error["type"] == "missing":
+        return f"{location}: required key is missing"
+    message = error["msg"]
+    if "input" in error and error["type"] not in ("model_type",):
+        message = f"{message}, got {error['input']!r}"
+    return f"{location}: {message}"
+
+
+def parse_settings(data: Any, source: str) -> Settings:
+    """Validate already-parsed YAML data; errors name ``source``, the key and the expectation."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections (services, companies, bitrix24), got {type(data).__name__}")
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(err) for err in exc.errors())
+        raise ConfigError(f"{source}: {problems}") from None
+
+
+def load_settings(path: Optional[str | os.PathLike[str]] = None) -> Settings:
+    """Settings from ``path``, else from ``$GLYMS_B24_CONFIG``, else the built-in legacy defaults."""
+    if path is None:
+        path = os.environ.get(CONFIG_ENV_VAR) or None
+    if path is None:
+        return Settings()
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: configuration file not found (set {CONFIG_ENV_VAR} or pass --config)") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read configuration file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{file}:{where}: {problem}") from None
+    return parse_settings(data, str(file))
+
+
+def require_env(name: str, purpose: str) -> str:
+    """Value of a secret environment variable, or a one-line error naming it."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment variable {name} is not set ({purpose})")
+    return value

@@ -1,0 +1,12 @@
+"""Errors an operator can act on: each renders as one line, never with a secret."""
+
+
+class OperatorError(Exception):
+    """A problem the operator must fix (configuration, database, credentials).
+
+    ``str(error)`` is one line that says what is wrong, where, and what to do.
+    """
+
+
+class ConfigError(OperatorError):
+    """The configuration file or an environment variable is invalid."""

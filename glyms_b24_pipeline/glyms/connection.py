@@ -1,0 +1,92 @@
+"""Connections to the Glyms PostgreSQL with errors an operator can act on."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Any, Iterator, Mapping, Optional
+
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+import psycopg2.extras
+
+from glyms_b24_pipeline.errors import OperatorError
+
+# Objects the pipeline relies on, with the remedy when one is missing.
+_REMEDIES = {
+    "f_cliente.sync_log_bitrix24": "run glyms-b24 install-sql",
+    "glyms_b24.": "run glyms-b24 install-sql",
+    "lims.v_prestacion_max_version": "is GLYMS_PG_DSN pointing at the Glyms database?",
+    "public.contrato_presta": "is GLYMS_PG_DSN pointing at the Glyms database?",
+    "public.cliente": "is GLYMS_PG_DSN pointing at the Glyms database?",
+}
+
+
+class GlymsDatabaseError(OperatorError):
+    """The Glyms database could not be reached or lacks an object the sync needs."""
+
+
+def describe_dsn(dsn: str) -> str:
+    """``host:port/dbname`` of a DSN, without user or password (safe to print)."""
+    try:
+        params = psycopg2.extensions.parse_dsn(dsn)
+    except psycopg2.ProgrammingError:
+        return "<unparseable GLYMS_PG_DSN>"
+    host = params.get("host") or "localhost"
+    port = params.get("port") or "5432"
+    return f"{host}:{port}/{params.get('dbname') or params.get('user') or '?'}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _missing_object_message(exc: psycopg2.Error) -> Optional[str]:
+    match = re.search(r'relation "([^"]+)" does not exist', str(exc))
+    if not match:
+        match = re.search(r'schema "([^"]+)" does not exist', str(exc))
+    if not match:
+        return None
+    name = match.group(1)
+    remedy = next((hint for prefix, hint in _REMEDIES.items() if name.startswith(prefix) or prefix.startswith(name + ".")), None)
+    return f"{name} is missing: {remedy or 'check the Glyms database schema'}"
+
+
+def translate_error(exc: psycopg2.Error, dsn: str) -> GlymsDatabaseError:
+    """One-line operator message for a psycopg2 error (never includes the password)."""
+    where = describe_dsn(dsn)
+    if isinstance(exc, (psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName)):
+        message = _missing_object_message(exc)
+        if message:
+            return GlymsDatabaseError(f"{message} (database {where})")
+    if isinstance(exc, psycopg2.OperationalError) and getattr(exc, "pgcode", None) is None:
+        reason = _first_line(exc)
+        if "password authentication failed" in reason or "authentication" in reason:
+            return GlymsDatabaseError(f"cannot log in to the Glyms database {where}: wrong user or password in GLYMS_PG_DSN")
+        return GlymsDatabaseError(f"cannot connect to the Glyms database {where}: {reason}")
+    return GlymsDatabaseError(f"Glyms database {where}: {_first_line(exc)}")
+
+
+@contextlib.contextmanager
+def connect(dsn: str, *, connect_timeout: int = 10, application_name: str = "glyms-b24") -> Iterator[psycopg2.extensions.connection]:
+    """A connection that commits on success, rolls back on error, and always closes."""
+    try:
+        conn = psycopg2.connect(dsn, connect_timeout=connect_timeout, application_name=application_name)
+    except psycopg2.Error as exc:
+        raise translate_error(exc, dsn) from None
+    try:
+        with conn:
+            yield conn
+    except psycopg2.Error as exc:
+        raise translate_error(exc, dsn) from None
+    finally:
+        conn.close()
+
+
+def fetch_all(conn: psycopg2.extensions.connection, sql: str, params: Optional[Mapping[str, Any]] = None) -> list[dict[str, Any]]:
+    """Rows of a query as dicts (column name -> value)."""
+    with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        cur.execute(sql, params)
+        return [dict(row) for row in cur.fetchall()] if cur.description else []

@@ -1,0 +1,82 @@
+"""PostgreSQL for the sandbox and tests: a configured server, or an embedded one we start."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Optional
+
+import psycopg2
+import psycopg2.extensions
+from psycopg2 import sql
+
+from glyms_b24_pipeline.sql_files import read_sql
+
+
+class EmbeddedPostgres:
+    """A real PostgreSQL server (the ``pgserver`` wheel) living in ``data_dir``.
+
+    It listens on a unix socket only, so it never clashes with a system server.
+    """
+
+    def __init__(self, data_dir: Path):
+        import pgserver  # heavy import; only when an embedded server is really wanted
+
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._server = pgserver.get_server(str(self.data_dir), cleanup_mode="stop")
+        self.socket_dir = str(self._server.get_uri()).split("host=")[-1].split("&")[0]
+
+    @property
+    def admin_dsn(self) -> str:
+        return f"postgresql://postgres@/postgres?host={self.socket_dir}"
+
+    def stop(self) -> None:
+        self._server.cleanup()
+
+
+def _with_dbname(dsn: str, dbname: str) -> str:
+    params = psycopg2.extensions.parse_dsn(dsn)
+    params["dbname"] = dbname
+    return psycopg2.extensions.make_dsn(**params)
+
+
+def _admin_execute(admin_dsn: str, statement: sql.Composable) -> None:
+    conn = psycopg2.connect(admin_dsn)
+    try:
+        conn.autocommit = True  # CREATE/DROP DATABASE cannot run in a transaction
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def create_database(admin_dsn: str, name: Optional[str] = None, template: Optional[str] = None) -> str:
+    """Create a fresh database on the server of ``admin_dsn``; returns its DSN."""
+    name = name or f"glyms_b24_{uuid.uuid4().hex[:12]}"
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise ValueError(f"unsafe database name {name!r}")
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+    _admin_execute(admin_dsn, statement)
+    return _with_dbname(admin_dsn, name)
+
+
+def drop_database(admin_dsn: str, name: str) -> None:
+    _admin_execute(admin_dsn, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def database_name(dsn: str) -> str:
+    return psycopg2.extensions.parse_dsn(dsn)["dbname"]
+
+
+def apply_glyms_schema(dsn: str) -> None:
+    """Create the sandbox copy of the Glyms objects the sync reads."""
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(read_sql("sandbox/glyms_schema.sql"))
+    finally:
+        conn.close()

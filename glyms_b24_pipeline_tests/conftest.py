@@ -1,0 +1,64 @@
+"""Shared fixtures: a real PostgreSQL per test session, a fresh database per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from glyms_b24_pipeline.glyms.install import install_sql
+from glyms_b24_pipeline.sandbox.postgres import (
+    EmbeddedPostgres,
+    apply_glyms_schema,
+    create_database,
+    database_name,
+    drop_database,
+)
+
+TEST_PG_ENV = "GLYMS_B24_TEST_PG_DSN"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn(tmp_path_factory):
+    """DSN of a PostgreSQL server where tests may create databases.
+
+    The server of $GLYMS_B24_TEST_PG_DSN when set; otherwise an embedded server started
+    for this session, so the suite runs where no PostgreSQL is installed.
+    """
+    configured = os.environ.get(TEST_PG_ENV)
+    if configured:
+        yield configured
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("embedded-pg"))
+    try:
+        yield server.admin_dsn
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def glyms_template(pg_admin_dsn):
+    """A template database holding the sandbox Glyms schema plus install-sql."""
+    name = f"glyms_b24_tmpl_{uuid.uuid4().hex[:8]}"
+    dsn = create_database(pg_admin_dsn, name)
+    apply_glyms_schema(dsn)
+    install_sql(dsn)
+    yield name
+    drop_database(pg_admin_dsn, name)
+
+
+@pytest.fixture
+def empty_database_dsn(pg_admin_dsn):
+    """A fresh, empty database (no Glyms objects)."""
+    dsn = create_database(pg_admin_dsn)
+    yield dsn
+    drop_database(pg_admin_dsn, database_name(dsn))
+
+
+@pytest.fixture
+def glyms_dsn(pg_admin_dsn, glyms_template):
+    """A fresh Glyms database (sandbox schema + install-sql, no rows) for one test."""
+    dsn = create_database(pg_admin_dsn, template=glyms_template)
+    yield dsn
+    drop_database(pg_admin_dsn, database_name(dsn))

@@ -1,0 +1,90 @@
+"""install-sql: idempotent, triggers log every change of public.cliente, --check finds gaps."""
+
+import psycopg2
+import pytest
+
+from glyms_b24_pipeline.cli import main
+from glyms_b24_pipeline.glyms.connection import GlymsDatabaseError
+from glyms_b24_pipeline.glyms.install import check_install, install_sql, missing_objects
+from glyms_b24_pipeline.sandbox.postgres import apply_glyms_schema
+
+
+def _log_rows(dsn):
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT id_cliente, operation_type, sync_status, attempts FROM f_cliente.sync_log_bitrix24 ORDER BY log_id")
+        return cur.fetchall()
+
+
+def test_triggers_log_insert_update_delete(glyms_dsn):
+    with psycopg2.connect(glyms_dsn) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO public.cliente (razon_social) VALUES ('Laboratorio Sur S.A.') RETURNING id_cliente")
+        (id_cliente,) = cur.fetchone()
+        cur.execute("UPDATE public.cliente SET mail = 'info@labsur.com.ar' WHERE id_cliente = %s", (id_cliente,))
+        cur.execute("DELETE FROM public.cliente WHERE id_cliente = %s", (id_cliente,))
+    assert _log_rows(glyms_dsn) == [
+        (id_cliente, "INSERT", "PENDING", 0),
+        (id_cliente, "UPDATE", "PENDING", 0),
+        (id_cliente, "DELETE", "PENDING", 0),
+    ]
+
+
+def test_install_is_idempotent_and_keeps_rows(glyms_dsn):
+    with psycopg2.connect(glyms_dsn) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO public.cliente (razon_social) VALUES ('Veterinaria Norte')")
+    install_sql(glyms_dsn)
+    install_sql(glyms_dsn)
+    assert missing_objects(glyms_dsn) == []
+    with psycopg2.connect(glyms_dsn) as conn, conn.cursor() as cur:
+        cur.execute("UPDATE public.cliente SET direccion = 'Av. Siempreviva 742'")
+        # still exactly one trigger per event after three installs
+        cur.execute("SELECT count(*) FROM pg_trigger WHERE tgrelid = 'public.cliente'::regclass AND NOT tgisinternal")
+        assert cur.fetchone()[0] == 3
+    assert [row[1] for row in _log_rows(glyms_dsn)] == ["INSERT", "UPDATE"]
+
+
+def test_install_on_a_database_with_the_seed_table_adds_columns(empty_database_dsn):
+    apply_glyms_schema(empty_database_dsn)
+    with psycopg2.connect(empty_database_dsn) as conn, conn.cursor() as cur:
+        # the seed's original DDL, with a row already in it
+        cur.execute(
+            """CREATE TABLE f_cliente.sync_log_bitrix24 (
+                log_id SERIAL PRIMARY KEY, id_cliente INTEGER NOT NULL, operation_type VARCHAR(10) NOT NULL,
+                change_timestamp TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP,
+                sync_status VARCHAR(20) DEFAULT 'PENDING', processed_timestamp TIMESTAMP WITH TIME ZONE NULL,
+                error_message TEXT NULL)"""
+        )
+        cur.execute("INSERT INTO f_cliente.sync_log_bitrix24 (id_cliente, operation_type) VALUES (7, 'UPDATE')")
+    install_sql(empty_database_dsn)
+    assert missing_objects(empty_database_dsn) == []
+    assert _log_rows(empty_database_dsn) == [(7, "UPDATE", "PENDING", 0)]
+
+
+def test_check_reports_a_missing_trigger(glyms_dsn, capsys, monkeypatch):
+    with psycopg2.connect(glyms_dsn) as conn, conn.cursor() as cur:
+        cur.execute("DROP TRIGGER trg_cliente_sync_b24_delete ON public.cliente")
+    missing = [(obj.kind, obj.name) for obj in missing_objects(glyms_dsn)]
+    assert missing == [("trigger", "public.cliente.trg_cliente_sync_b24_delete")]
+
+    monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
+    assert main(["install-sql", "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "MISSING  trigger   public.cliente.trg_cliente_sync_b24_delete" in out
+    # --check changed nothing
+    assert len(missing_objects(glyms_dsn)) == 1
+    assert main(["install-sql"]) == 0
+    assert main(["install-sql", "--check"]) == 0
+    assert len(check_install(glyms_dsn)) == 17
+
+
+def test_install_refuses_a_database_without_glyms(empty_database_dsn):
+    with pytest.raises(GlymsDatabaseError, match="public.cliente is missing"):
+        install_sql(empty_database_dsn)
+
+
+def test_unreachable_server_is_one_clear_line(monkeypatch, capsys):
+    monkeypatch.setenv("GLYMS_PG_DSN", "postgresql://glyms:s3cr3t@127.0.0.1:1/glyms")
+    assert main(["install-sql", "--check"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot connect to the Glyms database 127.0.0.1:1/glyms")
+    assert err.count("\n") == 1
+    assert "s3cr3t" not in err

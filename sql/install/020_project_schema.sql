@@ -1,0 +1,34 @@
+-- The project's own schema: OAuth token store and row-level sync audit.
+CREATE SCHEMA IF NOT EXISTS glyms_b24;
+
+-- One row per Bitrix24 portal + OAuth application. Refreshes happen under SELECT ... FOR UPDATE
+-- of this row, so concurrent processes never spend the same (single-use) refresh token.
+CREATE TABLE IF NOT EXISTS glyms_b24.oauth_token (
+    portal_url TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    access_token TEXT NOT NULL,
+    refresh_token TEXT NOT NULL,
+    expires_at TIMESTAMP WITH TIME ZONE NULL,
+    member_id TEXT NULL,
+    client_endpoint TEXT NULL,
+    scope TEXT NULL,
+    generation INTEGER NOT NULL DEFAULT 1,
+    updated_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    PRIMARY KEY (portal_url, client_id)
+);
+
+-- Every write the pipeline attempts, one row each: what, where, and how it ended.
+CREATE TABLE IF NOT EXISTS glyms_b24.sync_audit (
+    audit_id BIGSERIAL PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    glyms_key TEXT NOT NULL,
+    bitrix_id TEXT NULL,
+    operation TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    error TEXT NULL,
+    detail JSONB NULL,
+    recorded_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+CREATE INDEX IF NOT EXISTS ix_sync_audit_run ON glyms_b24.sync_audit (run_id);
+CREATE INDEX IF NOT EXISTS ix_sync_audit_key ON glyms_b24.sync_audit (entity, glyms_key, recorded_at);
