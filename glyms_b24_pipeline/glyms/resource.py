@@ -1,0 +1,41 @@
+"""Dagster resource for the Glyms PostgreSQL database."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+import dagster as dg
+import pandas as pd
+
+from glyms_b24_pipeline.glyms.connection import connect, fetch_all
+from glyms_b24_pipeline.sql_files import read_sql
+
+
+class GlymsDatabase(dg.ConfigurableResource):
+    """Glyms LIMS on PostgreSQL: runs the project's SQL files (``sql/queries``)."""
+
+    dsn: str
+    connect_timeout_seconds: int = 10
+
+    def rows(self, query: str, params: Optional[Mapping[str, Any]] = None) -> list[dict[str, Any]]:
+        """Rows of ``sql/queries/<query>.sql`` as dicts."""
+        with connect(self.dsn, connect_timeout=self.connect_timeout_seconds) as conn:
+            return fetch_all(conn, read_sql(f"queries/{query}.sql"), params)
+
+    def dataframe(self, query: str, params: Optional[Mapping[str, Any]] = None) -> pd.DataFrame:
+        """Result of ``sql/queries/<query>.sql`` as a DataFrame (columns kept when empty)."""
+        with connect(self.dsn, connect_timeout=self.connect_timeout_seconds) as conn:
+            with conn.cursor() as cur:
+                cur.execute(read_sql(f"queries/{query}.sql"), params)
+                columns = [col.name for col in cur.description]
+                return pd.DataFrame.from_records(cur.fetchall(), columns=columns)
+
+    def execute_many(self, query: str, param_rows: list[Mapping[str, Any]]) -> None:
+        """Run ``sql/queries/<query>.sql`` once per parameter row, in one transaction."""
+        if not param_rows:
+            return
+        import psycopg2.extras
+
+        with connect(self.dsn, connect_timeout=self.connect_timeout_seconds) as conn:
+            with conn.cursor() as cur:
+                psycopg2.extras.execute_batch(cur, read_sql(f"queries/{query}.sql"), param_rows, page_size=500)

@@ -1,0 +1,326 @@
+"""Services -> catalog diff: pure functions, data in, plan out.
+
+Glyms rows and Bitrix24 catalog rows are normalised to the same shape first, so that an
+unchanged catalog always yields an empty plan (trimmed text, ``None`` == ``""``, prices as
+decimals at the currency's precision).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import Enum
+from typing import Any, Iterable, Mapping, Optional
+
+from glyms_b24_pipeline.config import ServicesSettings
+
+# Bitrix24 keeps an iblock element's NAME in a 255-character column.
+MAX_NAME_LENGTH = 255
+
+
+class Action(str, Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    REACTIVATE = "reactivate"
+    DEACTIVATE = "deactivate"
+    UNCHANGED = "unchanged"
+    INVALID = "invalid"
+    DUPLICATE = "duplicate"
+
+
+WRITING_ACTIONS = (Action.CREATE, Action.UPDATE, Action.REACTIVATE, Action.DEACTIVATE)
+
+
+@dataclass(frozen=True)
+class DesiredService:
+    """A Glyms service as the catalog should hold it."""
+
+    xml_id: str
+    name: str
+    detail_text: str
+    code: str
+    section_id: Optional[int]
+    price: Optional[Decimal]
+    id_tipo_ot: Optional[int]
+
+
+@dataclass(frozen=True)
+class CatalogService:
+    """A catalog service as Bitrix24 holds it, with its price of the configured type."""
+
+    bitrix_id: int
+    xml_id: str
+    name: str
+    detail_text: str
+    code: str
+    active: bool
+    section_id: Optional[int]
+    price_id: Optional[int]
+    price: Optional[Decimal]
+    currency: Optional[str]
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    """What one service needs; ``fields`` and ``price`` are what will be sent."""
+
+    xml_id: str
+    action: Action
+    bitrix_id: Optional[int] = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    price: Optional[Decimal] = None
+    price_id: Optional[int] = None
+    old_price: Optional[Decimal] = None
+    reason: str = ""
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def writes_price(self) -> bool:
+        return self.price is not None
+
+    @property
+    def writes(self) -> bool:
+        return self.action in WRITING_ACTIONS and (bool(self.fields) or self.writes_price)
+
+
+@dataclass(frozen=True)
+class ServiceSyncPlan:
+    changes: tuple[PlannedChange, ...]
+    glyms_count: int
+    active_catalog_size: int
+
+    def by_action(self, action: Action) -> list[PlannedChange]:
+        return [c for c in self.changes if c.action == action]
+
+    @property
+    def writes(self) -> list[PlannedChange]:
+        return [c for c in self.changes if c.writes]
+
+    @property
+    def price_changes(self) -> list[PlannedChange]:
+        return [c for c in self.changes if c.writes_price]
+
+    @property
+    def deactivation_share(self) -> float:
+        """Share of the active managed catalog this plan would deactivate."""
+        deactivations = len(self.by_action(Action.DEACTIVATE))
+        return deactivations / self.active_catalog_size if self.active_catalog_size else 0.0
+
+    def mass_deactivation(self, max_share: float) -> Optional[str]:
+        """Why this plan must not be pushed without the operator's consent, or None.
+
+        An empty Glyms answer always counts: it is far likelier a broken query or the wrong
+        database than a lab that sells nothing.
+        """
+        deactivations = len(self.by_action(Action.DEACTIVATE))
+        if not deactivations:
+            return None
+        if self.glyms_count == 0:
+            return (f"Glyms returned no active services, so all {deactivations} active catalog services would be "
+                    "deactivated")
+        if self.deactivation_share > max_share:
+            return (f"{deactivations} of {self.active_catalog_size} active catalog services "
+                    f"({self.deactivation_share:.0%}) would be deactivated, above the limit of {max_share:.0%} "
+                    "(services.max_deactivation_share)")
+        return None
+
+    def counts(self) -> dict[str, int]:
+        counter = Counter(c.action.value for c in self.changes)
+        result = {action.value: counter.get(action.value, 0) for action in Action}
+        result["price_changes"] = len(self.price_changes)
+        result["field_updates"] = sum(1 for c in self.changes if c.fields and c.action != Action.CREATE)
+        result["without_price"] = sum(1 for c in self.changes if "no price in Glyms" in c.warnings)
+        result["writes"] = len(self.writes)
+        return result
+
+
+def normalise_text(value: Any) -> str:
+    """Trimmed text; ``None`` and blanks become ``""`` (Bitrix24 returns ``null`` for ``""``)."""
+    if value is None:
+        return ""
+    return str(value).strip()
+
+
+def normalise_price(value: Any, decimals: int) -> Optional[Decimal]:
+    """A price as a Decimal at the currency's precision, or None when absent/unreadable."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    if not number.is_finite():
+        return None
+    return number.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
+def _optional_int(value: Any) -> Optional[int]:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def desired_service(row: Mapping[str, Any], settings: ServicesSettings) -> tuple[Optional[DesiredService], str, tuple[str, ...]]:
+    """Map a Glyms row to the catalog shape; returns (service or None, reason invalid, warnings)."""
+    xml_id = normalise_text(row.get("id_prestacion"))
+    tipo_ot = _optional_int(row.get("id_tipo_ot"))
+    name = normalise_text(row.get("descripcion"))
+    warnings: list[str] = []
+    if not xml_id:
+        return None, "id_prestacion is empty", ()
+    if not name:
+        return None, "descripcion (name) is blank", ()
+    if len(name) > MAX_NAME_LENGTH:
+        return None, f"descripcion is {len(name)} characters long; Bitrix24 keeps at most {MAX_NAME_LENGTH}", ()
+    raw_price = row.get("precio")
+    price = normalise_price(raw_price, settings.currency_decimals)
+    if raw_price is not None and price is None and not (isinstance(raw_price, float) and raw_price != raw_price):
+        return None, f"precio {raw_price!r} is not a number", ()
+    if price is not None and price < 0:
+        return None, f"precio {price} is negative", ()
+    if price is None:
+        warnings.append("no price in Glyms")
+    section_id = settings.sections_by_tipo_ot.get(tipo_ot) if tipo_ot is not None else None
+    if section_id is None:
+        warnings.append(f"id_tipo_ot {tipo_ot} has no section mapping")
+    return (
+        DesiredService(
+            xml_id=xml_id,
+            name=name,
+            detail_text=normalise_text(row.get("comentario")),
+            code=normalise_text(row.get("codigo")),
+            section_id=section_id,
+            price=price,
+            id_tipo_ot=tipo_ot,
+        ),
+        "",
+        tuple(warnings),
+    )
+
+
+def catalog_service(item: Mapping[str, Any], price_row: Optional[Mapping[str, Any]], decimals: int) -> CatalogService:
+    """Normalise a ``catalog.product.service.list`` row and its price row."""
+    return CatalogService(
+        bitrix_id=int(item["id"]),
+        xml_id=normalise_text(item.get("xmlId")),
+        name=normalise_text(item.get("name")),
+        detail_text=normalise_text(item.get("detailText")),
+        code=normalise_text(item.get("code")),
+        active=normalise_text(item.get("active")).upper() != "N",
+        section_id=_optional_int(item.get("iblockSectionId")),
+        price_id=_optional_int(price_row.get("id")) if price_row else None,
+        price=normalise_price(price_row.get("price"), decimals) if price_row else None,
+        currency=normalise_text(price_row.get("currency")) if price_row else None,
+    )
+
+
+def _field_changes(want: DesiredService, have: CatalogService, settings: ServicesSettings) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if want.name != have.name:
+        changes["name"] = want.name
+    if want.detail_text != have.detail_text:
+        changes["detailText"] = want.detail_text
+    if want.code != have.code:
+        changes["code"] = want.code
+    if settings.keep_sections_in_line and want.section_id is not None and want.section_id != have.section_id:
+        changes["iblockSectionId"] = want.section_id
+    return changes
+
+
+def service_sync_plan(
+    glyms_rows: Iterable[Mapping[str, Any]],
+    catalog_items: Iterable[Mapping[str, Any]],
+    price_rows: Iterable[Mapping[str, Any]],
+    settings: ServicesSettings,
+) -> ServiceSyncPlan:
+    """Compare active Glyms services with the catalog and list what each one needs.
+
+    ``catalog_items`` are the services of the configured iblock that carry an ``xmlId``;
+    ``price_rows`` the catalog's prices of the configured price type.
+    """
+    decimals = settings.currency_decimals
+    prices_by_product: dict[int, Mapping[str, Any]] = {}
+    for row in price_rows:
+        if _optional_int(row.get("catalogGroupId")) == settings.price_type_id:
+            prices_by_product.setdefault(int(row["productId"]), row)
+
+    catalog_by_xml: dict[str, list[CatalogService]] = {}
+    for item in catalog_items:
+        service = catalog_service(item, prices_by_product.get(int(item["id"])), decimals)
+        if service.xml_id:
+            catalog_by_xml.setdefault(service.xml_id, []).append(service)
+
+    changes: list[PlannedChange] = []
+    seen: set[str] = set()
+    for row in glyms_rows:
+        want, reason, warnings = desired_service(row, settings)
+        xml_id = want.xml_id if want else normalise_text(row.get("id_prestacion"))
+        if xml_id in seen:
+            changes.append(PlannedChange(xml_id, Action.INVALID, reason="id_prestacion appears twice in the Glyms answer"))
+            continue
+        seen.add(xml_id)
+        matches = catalog_by_xml.get(xml_id, [])
+        if len(matches) > 1:
+            ids = ", ".join(str(m.bitrix_id) for m in matches)
+            changes.append(PlannedChange(xml_id, Action.DUPLICATE, reason=f"xmlId {xml_id} is on several Bitrix24 services ({ids})"))
+            continue
+        have = matches[0] if matches else None
+        if want is None:
+            changes.append(PlannedChange(xml_id, Action.INVALID, bitrix_id=have.bitrix_id if have else None, reason=reason))
+            continue
+        if have is None:
+            fields: dict[str, Any] = {
+                "iblockId": settings.iblock_id,
+                "xmlId": want.xml_id,
+                "name": want.name,
+                "code": want.code,
+                "detailText": want.detail_text,
+                "active": "Y",
+            }
+            if want.section_id is not None:
+                fields["iblockSectionId"] = want.section_id
+            changes.append(PlannedChange(xml_id, Action.CREATE, fields=fields, price=want.price, warnings=warnings))
+            continue
+        fields = _field_changes(want, have, settings)
+        action = Action.UPDATE
+        if not have.active:
+            fields["active"] = "Y"
+            action = Action.REACTIVATE
+        price = None
+        if want.price is not None and (want.price != have.price or have.currency != settings.currency):
+            price = want.price
+        if not fields and price is None:
+            action = Action.UNCHANGED
+        changes.append(
+            PlannedChange(
+                xml_id,
+                action,
+                bitrix_id=have.bitrix_id,
+                fields=fields,
+                price=price,
+                price_id=have.price_id,
+                old_price=have.price,
+                warnings=warnings,
+            )
+        )
+
+    for xml_id, matches in catalog_by_xml.items():
+        if xml_id in seen:
+            continue
+        if len(matches) > 1:
+            if any(m.active for m in matches):
+                ids = ", ".join(str(m.bitrix_id) for m in matches)
+                changes.append(PlannedChange(xml_id, Action.DUPLICATE, reason=f"xmlId {xml_id} is on several Bitrix24 services ({ids})"))
+            continue
+        have = matches[0]
+        if have.active:
+            changes.append(
+                PlannedChange(xml_id, Action.DEACTIVATE, bitrix_id=have.bitrix_id, fields={"active": "N"},
+                              reason="no longer an active service in Glyms")
+            )
+    active_catalog_size = sum(1 for matches in catalog_by_xml.values() for m in matches if m.active)
+    return ServiceSyncPlan(changes=tuple(changes), glyms_count=len(seen), active_catalog_size=active_catalog_size)

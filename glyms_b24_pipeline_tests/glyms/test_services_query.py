@@ -1,0 +1,101 @@
+"""The services query: active services, newest price version of the configured contract."""
+
+from datetime import datetime
+from decimal import Decimal
+
+import psycopg2
+import pytest
+
+from glyms_b24_pipeline.glyms.connection import GlymsDatabaseError
+from glyms_b24_pipeline.glyms.resource import GlymsDatabase
+from glyms_b24_pipeline.sandbox.glyms_seed import add_price_version, add_service_version, seed_glyms
+
+CONTRACTS = {"tipo_ot_ids": [1, 2, 3], "contract_ids": [14, 259, 371]}
+
+
+def _insert(dsn, services, prices):
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO lims.prestacion (id_prestacion, version, codigo, descripcion, comentario, activa, id_tipo_ot) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            services,
+        )
+        cur.executemany(
+            "INSERT INTO public.contrato_presta (id_contrato, codigo_presta, valor_unico, fecha_version) VALUES (%s, %s, %s, %s)",
+            prices,
+        )
+
+
+def test_newest_price_of_the_configured_contract(glyms_dsn):
+    _insert(
+        glyms_dsn,
+        [
+            (1, 1, "C1", "Glucemia", None, 1, 1),
+            (2, 1, "I2", "Coliformes", "Agua", 1, 2),
+            (3, 1, "V3", "Brucelosis", None, 0, 3),  # inactive: not synced
+            (4, 1, "X4", "Sin tipo mapeado", None, 1, 9),  # unmapped type: no contract, no price
+        ],
+        [
+            (14, "C1", Decimal("100.00"), datetime(2024, 1, 1)),
+            (14, "C1", Decimal("130.00"), datetime(2024, 6, 1)),  # newest for contract 14
+            (14, "C1", Decimal("120.00"), datetime(2024, 3, 1)),
+            (1, "C1", Decimal("999.00"), datetime(2025, 1, 1)),  # other contract, newer: ignored
+            (259, "I2", Decimal("55.50"), datetime(2024, 2, 1)),
+            (14, "I2", Decimal("77.00"), datetime(2025, 2, 1)),  # contract of another type: ignored
+        ],
+    )
+    rows = GlymsDatabase(dsn=glyms_dsn).rows("active_services", CONTRACTS)
+    assert [(r["id_prestacion"], r["id_contrato"], r["precio"]) for r in rows] == [
+        (1, 14, Decimal("130.00")),
+        (2, 259, Decimal("55.50")),
+        (4, None, None),
+    ]
+
+
+def test_contracts_come_from_configuration(glyms_dsn):
+    _insert(
+        glyms_dsn,
+        [(1, 1, "C1", "Glucemia", None, 1, 1)],
+        [(14, "C1", Decimal("100.00"), datetime(2024, 1, 1)), (15, "C1", Decimal("200.00"), datetime(2024, 1, 1))],
+    )
+    rows = GlymsDatabase(dsn=glyms_dsn).rows("active_services", {"tipo_ot_ids": [1], "contract_ids": [15]})
+    assert rows[0]["precio"] == Decimal("200.00")
+
+
+def test_view_uses_the_latest_service_version(glyms_dsn):
+    _insert(glyms_dsn, [(1, 1, "C1", "Glucemia", None, 1, 1)], [])
+    add_service_version(glyms_dsn, 1, descripcion="Glucemia en ayunas")
+    add_service_version(glyms_dsn, 1, activa=0)
+    db = GlymsDatabase(dsn=glyms_dsn)
+    assert db.rows("active_services", CONTRACTS) == []
+    add_service_version(glyms_dsn, 1, activa=1)
+    add_price_version(glyms_dsn, "C1", 14, Decimal("10.00"), datetime(2024, 1, 1))
+    df = db.dataframe("active_services", CONTRACTS)
+    assert list(df["descripcion"]) == ["Glucemia en ayunas"]
+    assert list(df["precio"]) == [Decimal("10.00")]
+
+
+def test_seeded_sandbox_has_dirty_rows_and_prices(glyms_dsn):
+    summary = seed_glyms(glyms_dsn, services=200, customers=50, seed=7)
+    df = GlymsDatabase(dsn=glyms_dsn).dataframe("active_services", CONTRACTS)
+    assert len(df) == summary.active_services > 150
+    assert df["precio"].notna().sum() > 100
+    assert df["precio"].isna().any()  # services without price exist
+    assert (df["descripcion"].fillna("").str.strip() == "").any() or summary.dirty_services
+    assert summary.dirty_customers and summary.customers == 50
+    # customers went through the triggers
+    with psycopg2.connect(glyms_dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM f_cliente.sync_log_bitrix24 WHERE sync_status = 'PENDING'")
+        assert cur.fetchone()[0] == 50
+
+
+def test_same_seed_same_data(glyms_dsn):
+    first = seed_glyms(glyms_dsn, services=30, customers=5, seed=3, first_service_id=1)
+    second = seed_glyms(glyms_dsn, services=30, customers=5, seed=3, first_service_id=1001)
+    assert first.dirty_services == [i - 1000 for i in second.dirty_services]
+
+
+def test_missing_view_is_one_clear_line(empty_database_dsn):
+    with pytest.raises(GlymsDatabaseError) as info:
+        GlymsDatabase(dsn=empty_database_dsn).rows("active_services", CONTRACTS)
+    assert str(info.value).startswith("lims.v_prestacion_max_version is missing: is GLYMS_PG_DSN pointing at the Glyms database?")

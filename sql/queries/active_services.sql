@@ -1,0 +1,32 @@
+-- Active Glyms services with the price in force for the contract configured for their
+-- work-order type: valor_unico of the newest fecha_version for (contract, service code).
+-- %(tipo_ot_ids)s and %(contract_ids)s are parallel arrays (services.contracts_by_tipo_ot).
+WITH contract_by_tipo_ot AS (
+    SELECT m.id_tipo_ot, m.id_contrato
+    FROM unnest(%(tipo_ot_ids)s::integer[], %(contract_ids)s::integer[]) AS m(id_tipo_ot, id_contrato)
+),
+active AS (
+    SELECT p.id_prestacion, p.codigo, p.descripcion, p.comentario, p.activa, p.id_tipo_ot
+    FROM lims.v_prestacion_max_version p
+    WHERE p.activa = 1
+)
+SELECT a.id_prestacion,
+       a.codigo,
+       a.descripcion,
+       a.comentario,
+       a.activa,
+       a.id_tipo_ot,
+       c.id_contrato,
+       price.valor_unico AS precio,
+       price.fecha_version AS precio_fecha_version
+FROM active a
+LEFT JOIN contract_by_tipo_ot c ON c.id_tipo_ot = a.id_tipo_ot
+LEFT JOIN LATERAL (
+    SELECT cp.valor_unico, cp.fecha_version
+    FROM public.contrato_presta cp
+    WHERE cp.id_contrato = c.id_contrato
+      AND cp.codigo_presta = a.codigo
+    ORDER BY cp.fecha_version DESC
+    LIMIT 1
+) price ON TRUE
+ORDER BY a.id_prestacion;
