@@ -82,7 +82,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return emulator_main(argv[position + 1 :])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.INFO,
+        level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:

@@ -1,0 +1,111 @@
+"""``Bitrix24Resource``: the Bitrix24 client as a Dagster resource.
+
+Pass secrets and endpoints as ``dg.EnvVar`` so the UI shows variable names, not values::
+
+    Bitrix24Resource(
+        portal_url=dg.EnvVar("B24_PORTAL_URL"),
+        client_id=dg.EnvVar("B24_CLIENT_ID"),
+        client_secret=dg.EnvVar("B24_CLIENT_SECRET"),
+        token_store_dsn=dg.EnvVar("GLYMS_PG_DSN"),
+        rate_limit_burst=50, rate_limit_drain_per_second=2.0,
+    )
+
+One client per resource instance, built on first use and reused by every asset of the step
+(the multiprocess executor builds a fresh resource per step; the leaky bucket is shared per
+process and the OAuth tokens through PostgreSQL, so that is safe).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Optional
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
+from glyms_b24_pipeline.bitrix24.factory import ConnectionValues, build_client
+from glyms_b24_pipeline.config import Bitrix24Settings
+
+_SECRET_FIELDS = frozenset({"client_secret", "webhook_url", "token_store_dsn"})
+
+
+class Bitrix24Resource(dg.ConfigurableResource):
+    """Bitrix24 REST access for assets: ``get_client()`` and ``counters_metadata()``."""
+
+    portal_url: str = Field("", description="Portal base URL (B24_PORTAL_URL); unused in webhook mode")
+    client_id: Optional[str] = Field(None, description="Local application client id (B24_CLIENT_ID)")
+    client_secret: Optional[str] = Field(None, description="Local application secret (B24_CLIENT_SECRET)")
+    oauth_url: Optional[str] = Field(None, description="OAuth server base URL (B24_OAUTH_URL), default https://oauth.bitrix.info")
+    webhook_url: Optional[str] = Field(None, description="Incoming webhook URL (B24_WEBHOOK_URL): webhook mode when set")
+    token_store_dsn: Optional[str] = Field(None, description="PostgreSQL DSN holding glyms_b24.oauth_token (GLYMS_PG_DSN)")
+    redirect_uri: str = "http://localhost/"
+    rate_limit_burst: int = Field(50, ge=1)
+    rate_limit_drain_per_second: float = Field(2.0, gt=0)
+    connect_timeout_seconds: float = Field(10.0, gt=0)
+    read_timeout_seconds: float = Field(60.0, gt=0)
+    max_retries: int = Field(6, ge=0)
+    operating_budget_seconds: float = Field(480.0, gt=0)
+    backoff_base_seconds: float = Field(0.5, ge=0)
+    backoff_max_seconds: float = Field(30.0, ge=0)
+
+    _client: Optional[Bitrix24Client] = PrivateAttr(default=None)
+    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+
+    @classmethod
+    def limits_from_settings(cls, settings: Bitrix24Settings) -> dict[str, Any]:
+        """Keyword arguments for the non-secret fields, from the YAML settings."""
+        return {
+            "redirect_uri": settings.redirect_uri,
+            "rate_limit_burst": settings.rate_limit.burst,
+            "rate_limit_drain_per_second": settings.rate_limit.drain_per_second,
+            "connect_timeout_seconds": settings.connect_timeout_seconds,
+            "read_timeout_seconds": settings.read_timeout_seconds,
+            "max_retries": settings.max_retries,
+            "operating_budget_seconds": settings.operating_budget_seconds,
+        }
+
+    def __repr_args__(self):  # pydantic repr: hide secrets
+        for name, value in super().__repr_args__():
+            if name in _SECRET_FIELDS and value:
+                yield name, "***"
+            else:
+                yield name, value
+
+    def get_client(self) -> Bitrix24Client:
+        """The resource's client (built lazily, then reused)."""
+        with self._lock:
+            if self._client is None:
+                values = ConnectionValues(
+                    portal_url=(self.portal_url or "").strip(),
+                    client_id=(self.client_id or "").strip(),
+                    client_secret=(self.client_secret or "").strip(),
+                    oauth_url=(self.oauth_url or "").strip(),
+                    webhook_url=(self.webhook_url or "").strip(),
+                    token_store_dsn=(self.token_store_dsn or "").strip(),
+                )
+                self._client = build_client(
+                    values,
+                    rate_limit_burst=self.rate_limit_burst,
+                    rate_limit_drain_per_second=self.rate_limit_drain_per_second,
+                    connect_timeout_seconds=self.connect_timeout_seconds,
+                    read_timeout_seconds=self.read_timeout_seconds,
+                    max_retries=self.max_retries,
+                    operating_budget_seconds=self.operating_budget_seconds,
+                    redirect_uri=self.redirect_uri,
+                    backoff_base_seconds=self.backoff_base_seconds,
+                    backoff_max_seconds=self.backoff_max_seconds,
+                )
+            return self._client
+
+    def counters_metadata(self) -> dict[str, Any]:
+        """Request counters of this resource's client (zeros before the first call)."""
+        if self._client is None:
+            return {f"b24_{name}": 0 for name in ("requests", "retries", "rate_limited_503", "operating_limited_429", "seconds_waited", "refreshes")}
+        return self._client.counters.as_metadata()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None

@@ -1,0 +1,174 @@
+"""Pure building blocks: query encoding, batch chunk planning, error classification, pacing maths."""
+
+import json
+import threading
+
+import pytest
+
+from glyms_b24_pipeline.bitrix24 import errors
+from glyms_b24_pipeline.bitrix24.auth import TokenSet, redact
+from glyms_b24_pipeline.bitrix24.client import BatchCommand, plan_chunks
+from glyms_b24_pipeline.bitrix24.encoding import build_query, command_string, json_body, references
+from glyms_b24_pipeline.bitrix24.pacing import LeakyBucket, OperatingTimeTracker, bucket_for_portal, portal_key
+
+
+class FakeClock:
+    def __init__(self, now=1000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_build_query_is_php_style_and_never_sends_none_as_text():
+    query = build_query(
+        {"fields": {"NAME": "Análisis + cultivo", "COMMENTS": None, "ACTIVE": True, "OFF": False, "PRICE": 1500.0},
+         "select": ["id", "xmlId"], "filter": {">id": 10, "@xmlId": []}}
+    )
+    assert query == (
+        "fields[NAME]=An%C3%A1lisis%20%2B%20cultivo&fields[COMMENTS]=&fields[ACTIVE]=1&fields[OFF]=0"
+        "&fields[PRICE]=1500&select[0]=id&select[1]=xmlId&filter[%3Eid]=10"
+    )
+    assert "None" not in query
+    assert command_string("user.current", None) == "user.current"
+    assert command_string("crm.company.get", {"id": 5}) == "crm.company.get?id=5"
+
+
+def test_references_are_found_and_kept_readable():
+    params = {"fields": {"productId": "$result[create_7][service][id]", "price": 10}, "note": "x $result[other] y"}
+    assert references(params) == {"create_7", "other"}
+    assert "fields[productId]=$result[create_7][service][id]" in build_query(params)
+
+
+def test_json_body_keeps_none_as_null_and_encodes_decimals():
+    from decimal import Decimal
+
+    body = json.loads(json_body({"a": None, "b": Decimal("1500.50"), "c": Decimal("3")}))
+    assert body == {"a": None, "b": 1500.5, "c": 3}
+
+
+def _cmds(n, refs=()):
+    refs = dict(refs)
+    return [BatchCommand(f"k{i}", "m", {"x": f"$result[k{refs[i]}]"} if i in refs else {}) for i in range(n)]
+
+
+def test_chunks_of_fifty_in_order():
+    chunks = plan_chunks(_cmds(120))
+    assert [len(c) for c in chunks] == [50, 50, 20]
+    assert [c.key for chunk in chunks for c in chunk] == [f"k{i}" for i in range(120)]
+
+
+def test_chunk_boundary_moves_earlier_to_keep_a_dependency_together():
+    # k49 (create) and k50 (its price) would be split at 50: the boundary moves to 49.
+    chunks = plan_chunks(_cmds(120, {50: 49}))
+    assert [len(c) for c in chunks] == [49, 50, 21]
+    assert {"k49", "k50"} <= {c.key for c in chunks[1]}
+
+
+def test_bad_references_are_refused():
+    with pytest.raises(ValueError, match="unknown key"):
+        plan_chunks([BatchCommand("a", "m", {"x": "$result[zz]"})])
+    with pytest.raises(ValueError, match="does not come before"):
+        plan_chunks([BatchCommand("a", "m", {"x": "$result[b]"}), BatchCommand("b", "m")])
+    with pytest.raises(ValueError, match="span more than"):
+        plan_chunks(_cmds(60, {55: 0}))
+    with pytest.raises(ValueError, match="duplicate"):
+        plan_chunks([BatchCommand("a", "m"), BatchCommand("a", "m")])
+
+
+@pytest.mark.parametrize(
+    "status,code,cls",
+    [
+        (401, "expired_token", errors.AuthError),
+        (401, "invalid_token", errors.ReauthorizationRequired),
+        (400, "invalid_grant", errors.ReauthorizationRequired),
+        (200, "wrong_client", errors.ReauthorizationRequired),
+        (503, "QUERY_LIMIT_EXCEEDED", errors.RateLimitError),
+        (429, "OPERATION_TIME_LIMIT", errors.OperatingLimitError),
+        (404, "ERROR_METHOD_NOT_FOUND", errors.NotFoundError),
+        (400, "", errors.ValidationError),
+        (400, 200040300040, errors.ValidationError),
+        (400, "ERROR_CORE", errors.ValidationError),
+        (500, "INTERNAL_SERVER_ERROR", errors.ServerError),
+        (502, None, errors.ServerError),
+    ],
+)
+def test_classification(status, code, cls):
+    error = errors.classify(method="crm.company.add", http_status=status, code=code, description="Line one\nline two")
+    assert type(error) is cls
+    assert error.method == "crm.company.add" and error.http_status == status and error.code == code
+    assert "\n" not in str(error) and str(error).startswith("crm.company.add:")
+
+
+def test_not_found_text_and_reauthorise_hint():
+    assert isinstance(errors.classify(method="crm.company.get", http_status=400, code="", description="Not found"), errors.NotFoundError)
+    text = str(errors.classify(method="oauth.token", http_status=400, code="invalid_grant", description=""))
+    assert text.endswith("re-authorise with `glyms-b24 auth`") and "\n" not in text
+
+
+def test_errors_pickle_with_their_attributes():
+    import pickle
+
+    error = pickle.loads(pickle.dumps(errors.ValidationError("bad", method="m", http_status=400, code=0)))
+    assert (type(error), error.method, error.http_status, error.code, error.description) == (errors.ValidationError, "m", 400, 0, "bad")
+
+
+def test_leaky_bucket_lets_the_burst_through_then_paces_at_the_drain_rate():
+    clock = FakeClock()
+    bucket = LeakyBucket(50, 2.0, clock=clock)
+    waits = [bucket.acquire(clock.sleep) for _ in range(100)]
+    free = sum(1 for w in waits if w == 0)
+    assert 45 <= free < 50  # a small safety margin below the portal's burst
+    start = clock.now
+    for _ in range(20):
+        bucket.acquire(clock.sleep)
+    assert clock.now - start == pytest.approx(20 / 2.0)  # steady state: exactly the drain rate
+
+
+def test_leaky_bucket_is_shared_by_threads_and_saturates_on_503():
+    bucket = LeakyBucket(10, 1000.0)
+    waits = []
+    threads = [threading.Thread(target=lambda: waits.append(bucket.reserve())) for _ in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # reservations are booked one after the other: every thread got its own slot
+    assert len(set(round(w, 6) for w in waits if w > 0)) == len([w for w in waits if w > 0])
+    clock = FakeClock()
+    fresh = LeakyBucket(50, 2.0, clock=clock)
+    fresh.saturate()
+    assert fresh.reserve() > 0
+
+
+def test_buckets_are_process_wide_per_portal():
+    a = bucket_for_portal("https://Portal.example.com/rest/1/secret/", 50, 2.0)
+    b = bucket_for_portal("https://portal.example.com", 50, 2.0)
+    c = bucket_for_portal("https://other.example.com", 50, 2.0)
+    assert a is b and a is not c
+    assert portal_key("https://portal.example.com/rest/1/secret/") == "https://portal.example.com"
+
+
+def test_operating_tracker_slows_then_stops_before_the_budget():
+    clock = FakeClock(1_000_000.0)
+    tracker = OperatingTimeTracker(100.0, clock=clock, max_slow_delay=5.0)
+    tracker.observe("crm.company.list", {"operating": 10.0, "operating_reset_at": clock.now + 60})
+    assert tracker.delay_before("crm.company.list") == 0
+    tracker.observe("crm.company.list", {"operating": 80.0, "operating_reset_at": clock.now + 60})
+    assert 0 < tracker.delay_before("crm.company.list") < 5.0
+    tracker.observe("crm.company.list", {"operating": 95.0, "operating_reset_at": clock.now + 42})
+    assert tracker.delay_before("crm.company.list") == pytest.approx(42)
+    assert tracker.delay_before("crm.company.add") == 0  # per method
+    clock.now += 43
+    assert tracker.delay_before("crm.company.list") == 0
+
+
+def test_token_set_repr_and_redaction_hide_secrets():
+    tokens = TokenSet.from_response({"access_token": "AT-123", "refresh_token": "RT-456", "expires_in": 3600})
+    assert "AT-123" not in repr(tokens) and "RT-456" not in repr(tokens)
+    line = 'GET /oauth/token/?grant_type=refresh_token&client_id=x&client_secret=S3&refresh_token=RT-456 HTTP/1.1'
+    assert "S3" not in redact(line) and "RT-456" not in redact(line)
+    assert "abc123" not in redact("POST /rest/1/abc123/user.current HTTP/1.1")
