@@ -39,7 +39,7 @@ class SyncRunSummary:
         elif self.push:
             out.append(
                 f"  push: {self.push.get('succeeded', 0)} services written, {self.push.get('failed', 0)} failed, "
-                f"{int(self.push.get('api_requests', 0))} API requests, {self.push.get('duration_seconds', 0)} s"
+                f"{int(self.push.get('b24_requests', 0))} API requests, {self.push.get('duration_seconds', 0)} s"
             )
         if self.failure:
             out.append(f"  error: {self.failure}")

@@ -1,6 +1,9 @@
-"""Services -> Bitrix24 catalog, as Dagster assets: read both sides, plan, push."""
+"""Services -> Bitrix24 catalog, as Dagster assets: read both sides, plan, push.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: Dagster reads the config and resource types
+of asset signatures at definition time. The assets return MaterializeResult(value=...) with no
+return annotation: an annotated MaterializeResult types the output Nothing, which rejects a value."""
+
 
 import time
 from typing import Any
@@ -41,7 +44,7 @@ def contract_parameters(settings: ServicesSettings) -> dict[str, list[int]]:
                           description="Every active service has a non-negative price in its contract."),
     ],
 )
-def glyms_services(glyms_db: GlymsDatabase, sync_settings: SyncSettings) -> dg.MaterializeResult:
+def glyms_services(glyms_db: GlymsDatabase, sync_settings: SyncSettings):
     """Active Glyms services with the newest price of the contract configured for their work-order type."""
     settings = sync_settings.load().services
     df = glyms_db.dataframe("active_services", contract_parameters(settings))
@@ -82,7 +85,7 @@ def glyms_services(glyms_db: GlymsDatabase, sync_settings: SyncSettings) -> dg.M
 
 
 @dg.asset(key=CATALOG_SERVICES, group_name="bitrix24", kinds={"bitrix24"})
-def catalog_services(bitrix24: Bitrix24Resource, sync_settings: SyncSettings) -> dg.MaterializeResult:
+def catalog_services(bitrix24: Bitrix24Resource, sync_settings: SyncSettings):
     """Service products of the configured catalog iblock that carry an xmlId, with their price of the configured type."""
     settings = sync_settings.load().services
     client = bitrix24.get_client()
@@ -133,7 +136,9 @@ def catalog_rows(catalog: pd.DataFrame) -> tuple[list[dict[str, Any]], list[dict
 
 @dg.asset(key=SERVICES_PLAN, group_name="sync", kinds={"python"},
           ins={"glyms_services": dg.AssetIn(GLYMS_SERVICES), "catalog": dg.AssetIn(CATALOG_SERVICES)})
-def services_plan(glyms_services: pd.DataFrame, catalog: pd.DataFrame, sync_settings: SyncSettings) -> dg.MaterializeResult:
+def services_plan(
+    glyms_services: pd.DataFrame, catalog: pd.DataFrame, sync_settings: SyncSettings
+):
     """What the catalog needs to match Glyms: creates, updates, price changes, (re)activations, invalid rows."""
     settings = sync_settings.load().services
     glyms_rows = glyms_services.astype(object).where(glyms_services.notna(), None).to_dict("records")
@@ -174,7 +179,7 @@ def services_push(
     bitrix24: Bitrix24Resource,
     glyms_db: GlymsDatabase,
     sync_settings: SyncSettings,
-) -> dg.MaterializeResult:
+):
     """Writes the plan to Bitrix24 in batches and records each service's outcome in glyms_b24.sync_audit."""
     settings = sync_settings.load().services
     guard = plan.mass_deactivation(settings.max_deactivation_share)
@@ -220,7 +225,7 @@ def services_push(
         **{f"{action}_{outcome}": int(n) for (action, outcome), n in by_action.items()},
         "skipped_invalid": len([c for c in plan.changes if c.action.value in ("invalid", "duplicate")]),
         "duration_seconds": round(duration, 3),
-        **{f"api_{k}": round(after[k] - before.get(k, 0), 3) for k in after},
+        **{key: round(after[key] - before.get(key, 0), 3) for key in after},
     }
     if failed:
         metadata["failures"] = dg.MetadataValue.md(

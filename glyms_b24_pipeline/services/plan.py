@@ -129,7 +129,10 @@ class ServiceSyncPlan:
         counter = Counter(c.action.value for c in self.changes)
         result = {action.value: counter.get(action.value, 0) for action in Action}
         result["price_changes"] = len(self.price_changes)
-        result["field_updates"] = sum(1 for c in self.changes if c.fields and c.action != Action.CREATE)
+        result["field_updates"] = sum(
+            1 for c in self.changes
+            if c.action in (Action.UPDATE, Action.REACTIVATE) and any(key != "active" for key in c.fields)
+        )
         result["without_price"] = sum(1 for c in self.changes if "no price in Glyms" in c.warnings)
         result["writes"] = len(self.writes)
         return result

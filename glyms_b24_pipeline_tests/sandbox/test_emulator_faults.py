@@ -147,3 +147,16 @@ def test_fault_on_the_token_endpoint_and_clear(emulator):
 def test_unknown_kind_is_refused():
     with pytest.raises(ValueError):
         Fault(kind="meteor")
+
+
+def test_command_error_fails_one_batch_command_and_the_rest_run(emulator, rest):
+    from glyms_b24_pipeline.sandbox.emulator import Fault
+
+    emulator.add_fault(Fault(kind="command_error", method="crm.company.add", nth=2))
+    cmd = {f"c{i}": f"crm.company.add?fields[TITLE]=Empresa%20{i}" for i in range(4)}
+    body = rest("batch", halt=0, cmd=cmd).json()
+    assert set(body["result"]["result"]) == {"c0", "c2", "c3"}
+    assert body["result"]["result_error"] == {
+        "c1": {"error": "ERROR_CORE", "error_description": "Injected failure (command_error fault)"}
+    }
+    assert len(emulator.companies()) == 3

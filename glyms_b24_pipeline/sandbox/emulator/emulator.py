@@ -472,6 +472,10 @@ class Bitrix24Emulator:
                             self.settings.insufficient_scope_status)
         if self.settings.operating_limit_enabled and self.operating.is_blocked(caller.key, spec.name):
             raise RestError("OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit.", 429)
+        if self.fault_injector.pick({spec.name.lower()}, command_level=True) is not None:
+            # an injected validation-style refusal of this one call; the rest of a batch still runs
+            code: Any = 0 if spec.name.lower().startswith("catalog.") else "ERROR_CORE"
+            raise RestError(code, "Injected failure (command_error fault)", 400)
         began = time.perf_counter()
         try:
             with self.state.lock:

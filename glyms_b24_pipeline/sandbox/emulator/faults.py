@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 FAULT_KINDS = ("http_500", "http_502", "http_504", "html_error", "slow", "timeout", "connection_reset",
-               "expired_token", "lost_response")
+               "expired_token", "lost_response", "command_error")
+# Faults that hit one method call (a batch command or a direct call), not the HTTP request.
+COMMAND_FAULT_KINDS = ("command_error",)
 _ids = itertools.count(1)
 
 
@@ -84,12 +86,18 @@ class FaultInjector:
         with self._lock:
             return list(self._faults)
 
-    def pick(self, methods: set[str]) -> Optional[Fault]:
-        """The first active fault that fires for a request touching ``methods`` (lower-case names)."""
+    def pick(self, methods: set[str], *, command_level: bool = False) -> Optional[Fault]:
+        """The first active fault that fires for a request touching ``methods`` (lower-case names).
+
+        ``command_level`` picks among the faults that hit single method calls (``command_error``)
+        instead of those that hit whole HTTP requests.
+        """
         now = time.monotonic()
         with self._lock:
             chosen = None
             for fault in self._faults:
+                if (fault.kind in COMMAND_FAULT_KINDS) != command_level:
+                    continue
                 if fault.exhausted(now) or not fault.matches(methods):
                     continue
                 fault.seen += 1
