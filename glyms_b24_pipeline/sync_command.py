@@ -13,7 +13,6 @@ from glyms_b24_pipeline.config import CONFIG_ENV_VAR, load_settings, require_env
 from glyms_b24_pipeline.errors import OperatorError
 
 PUSH_OP = "bitrix24__services_push"
-PLAN_OP = "sync__services_plan"
 
 
 @dataclass
@@ -30,7 +29,7 @@ class SyncRunSummary:
         if p:
             out.append(
                 f"  plan: {p.get('create', 0)} to create, {p.get('field_updates', 0)} field updates, "
-                f"{p.get('price_changes', 0)} price changes, {p.get('deactivate', 0)} to deactivate, "
+                f"{p.get('price_changes', 0)} prices to write, {p.get('deactivate', 0)} to deactivate, "
                 f"{p.get('reactivate', 0)} to reactivate, {p.get('unchanged', 0)} unchanged, "
                 f"{p.get('invalid', 0)} invalid, {p.get('duplicate', 0)} duplicate xmlIds"
             )
@@ -50,7 +49,13 @@ def _metadata_values(metadata: dict[str, Any]) -> dict[str, Any]:
     return {key: getattr(value, "value", value) for key, value in metadata.items()}
 
 
-def run_services_sync(instance: dg.DagsterInstance, *, dry_run: bool = False, allow_mass_deactivation: bool = False) -> SyncRunSummary:
+def run_services_sync(
+    instance: dg.DagsterInstance,
+    *,
+    dry_run: bool = False,
+    allow_mass_deactivation: bool = False,
+    console_log_level: str = "WARNING",
+) -> SyncRunSummary:
     """Execute the services_sync job in this process, recorded on ``instance``."""
     from glyms_b24_pipeline.definitions import build_definitions
     from glyms_b24_pipeline.services.assets import ServicesPushConfig
@@ -58,7 +63,11 @@ def run_services_sync(instance: dg.DagsterInstance, *, dry_run: bool = False, al
     job = build_definitions().resolve_job_def("services_sync")
     result = job.execute_in_process(
         instance=instance,
-        run_config=dg.RunConfig(ops={PUSH_OP: ServicesPushConfig(dry_run=dry_run, allow_mass_deactivation=allow_mass_deactivation)}),
+        run_config=dg.RunConfig(
+            ops={PUSH_OP: ServicesPushConfig(dry_run=dry_run, allow_mass_deactivation=allow_mass_deactivation)},
+            # the terminal gets warnings and the summary; the full event log is in the UI
+            loggers={"console": {"config": {"log_level": console_log_level}}},
+        ),
         raise_on_error=False,
     )
     summary = SyncRunSummary(run_id=result.run_id, success=result.success)
@@ -88,7 +97,8 @@ def sync_command(args: argparse.Namespace) -> int:
     if not os.environ.get("DAGSTER_HOME"):
         raise OperatorError("DAGSTER_HOME is not set: point it at the folder holding dagster.yaml so the run is kept in the history")
     instance = dg.DagsterInstance.get()
-    summary = run_services_sync(instance, dry_run=args.dry_run, allow_mass_deactivation=args.allow_mass_deactivation)
+    summary = run_services_sync(instance, dry_run=args.dry_run, allow_mass_deactivation=args.allow_mass_deactivation,
+                                console_log_level="DEBUG" if args.debug else "WARNING")
     print("\n".join(summary.lines()))
     print(f"  details: dagster dev -w workspace.yaml, then Runs -> {summary.run_id}")
     return 0 if summary.success else 1

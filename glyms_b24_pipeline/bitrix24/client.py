@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
 import requests
+import urllib3
 
 from glyms_b24_pipeline.bitrix24 import errors
 from glyms_b24_pipeline.bitrix24.auth import Auth, install_log_redaction
@@ -99,6 +100,13 @@ class ClientCounters:
 
     def __repr__(self) -> str:
         return "ClientCounters(" + ", ".join(f"{k}={v}" for k, v in self.snapshot().items()) + ")"
+
+
+def _never_connected(exc: requests.RequestException) -> bool:
+    """True when the TCP connection was never made (refused, DNS), so nothing was sent."""
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3 MaxRetryError wraps the cause
+    return isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.NameResolutionError))
 
 
 def _as_map(value: Any) -> dict[str, Any]:
@@ -240,12 +248,15 @@ class Bitrix24Client:
                 headers={"Content-Type": "application/json; charset=utf-8"},
                 timeout=self.timeout,
             )
-        except requests.Timeout as exc:
-            kind = "connect" if isinstance(exc, requests.ConnectTimeout) else "read"
-            raise errors.TransportError(f"no answer ({kind} timeout)", method=method) from None
+        except requests.ConnectTimeout:
+            raise errors.ConnectError("no answer (connect timeout)", method=method) from None
+        except requests.Timeout:
+            raise errors.TransportError("no answer (read timeout)", method=method) from None
         except requests.exceptions.SSLError:
-            raise errors.TransportError("TLS verification failed", method=method) from None
+            raise errors.ConnectError("TLS verification failed", method=method) from None
         except requests.RequestException as exc:
+            if _never_connected(exc):
+                raise errors.ConnectError(f"cannot connect ({type(exc).__name__})", method=method) from None
             raise errors.TransportError(f"connection failed ({type(exc).__name__})", method=method) from None
         elapsed = time.monotonic() - started
         log.debug("%s -> HTTP %s (%d bytes sent, %d received, %.2fs)", method, response.status_code, len(data), len(response.content), elapsed)
@@ -273,7 +284,11 @@ class Bitrix24Client:
             raise errors.classify(method=method, http_status=status, code=None, description="error status with a result")
         return status, parsed
 
-    def _request(self, method: str, payload: Mapping[str, Any], pacing_methods: Sequence[str]) -> tuple[int, dict]:
+    def _request(
+        self, method: str, payload: Mapping[str, Any], pacing_methods: Sequence[str], *, resend_unknown: bool = True
+    ) -> tuple[int, dict]:
+        """Send with pacing and retries; ``resend_unknown=False`` never resends a request the
+        portal may already have carried out (an answer lost to a reset, timeout or 5xx)."""
         retries = 0
         renewed = False
         while True:
@@ -297,6 +312,8 @@ class Bitrix24Client:
             elif isinstance(error, errors.OperatingLimitError):
                 self.counters.add("operating_limited_429")
             if not error.retryable or retries >= self.max_retries:
+                raise error
+            if error.outcome_unknown and not resend_unknown:
                 raise error
             retries += 1
             self.counters.add("retries")
@@ -347,6 +364,7 @@ class Bitrix24Client:
         commands: Union[Mapping[str, tuple[str, Optional[Mapping[str, Any]]]], Sequence[BatchCommand]],
         *,
         halt: bool = False,
+        idempotent: bool = True,
     ) -> dict[str, CommandOutcome]:
         """Run any number of commands, 50 per request, in order; one outcome per key.
 
@@ -355,6 +373,10 @@ class Bitrix24Client:
         failures also mark the chunks not yet sent). With ``halt`` the portal stops at the
         first failing command and later chunks are not sent; skipped commands get
         :class:`~errors.NotExecutedError`.
+
+        ``idempotent=False`` (writes such as creates): a chunk whose answer was lost is not
+        sent again, because it may have been applied; its commands come back with an error
+        whose ``outcome_unknown`` is true, for the caller to verify by reading.
         """
         plan = plan_chunks(self._normalize(commands))
         outcomes: dict[str, CommandOutcome] = {}
@@ -367,7 +389,7 @@ class Bitrix24Client:
             payload = {"halt": 1 if halt else 0, "cmd": {c.key: command_string(c.method, c.params) for c in chunk}}
             log.debug("batch of %d commands (%s)", len(chunk), ", ".join(sorted({c.method for c in chunk})))
             try:
-                _, data = self._request("batch", payload, [c.method for c in chunk])
+                _, data = self._request("batch", payload, [c.method for c in chunk], resend_unknown=idempotent)
             except errors.Bitrix24Error as exc:
                 for command in chunk:
                     outcomes[command.key] = CommandOutcome(command.key, False, error=exc, method=command.method)

@@ -37,6 +37,9 @@ class Bitrix24Error(Exception):
 
     #: whether the client retries this kind of failure (bounded, with back-off)
     retryable = False
+    #: whether the portal may have carried out the request although no good answer came back
+    #: (a write must then not be sent again blindly: it could apply twice)
+    outcome_unknown = False
 
     def __init__(
         self,
@@ -122,12 +125,20 @@ class ServerError(Bitrix24Error):
     """5xx, an HTML error page or an answer that is not the Bitrix24 JSON envelope."""
 
     retryable = True
+    outcome_unknown = True
 
 
 class TransportError(Bitrix24Error):
-    """No HTTP answer: timeout, connection refused or reset, TLS failure."""
+    """No HTTP answer: timeout, connection reset, TLS failure."""
 
     retryable = True
+    outcome_unknown = True
+
+
+class ConnectError(TransportError):
+    """The connection was never established, so the portal cannot have seen the request."""
+
+    outcome_unknown = False
 
 
 class NotExecutedError(Bitrix24Error):

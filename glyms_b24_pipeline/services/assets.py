@@ -16,7 +16,7 @@ from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.config import ServicesSettings
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
 from glyms_b24_pipeline.services.plan import ServiceSyncPlan, service_sync_plan
-from glyms_b24_pipeline.services.push import ServiceOutcome, apply_service_plan, skipped_records
+from glyms_b24_pipeline.services.push import CATALOG_SELECT, ServiceOutcome, apply_service_plan, skipped_records
 from glyms_b24_pipeline.services.report import markdown_table, plan_frame, plan_preview
 from glyms_b24_pipeline.settings_resource import SyncSettings
 
@@ -25,7 +25,6 @@ CATALOG_SERVICES = dg.AssetKey(["bitrix24", "catalog_services"])
 SERVICES_PLAN = dg.AssetKey(["sync", "services_plan"])
 SERVICES_PUSH = dg.AssetKey(["bitrix24", "services_push"])
 
-CATALOG_SELECT = ["id", "iblockId", "xmlId", "name", "active", "code", "detailText", "iblockSectionId"]
 
 
 def contract_parameters(settings: ServicesSettings) -> dict[str, list[int]]:

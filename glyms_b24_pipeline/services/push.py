@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from glyms_b24_pipeline.audit import AuditRecord
 from glyms_b24_pipeline.config import ServicesSettings
-from glyms_b24_pipeline.services.plan import Action, PlannedChange
+from glyms_b24_pipeline.services.plan import Action, CatalogService, PlannedChange, catalog_service, normalise_text
+
+CATALOG_SELECT = ["id", "iblockId", "xmlId", "name", "active", "code", "detailText", "iblockSectionId"]
 
 # Services per slice: audit rows are written after each slice, so a crash loses at most one
 # slice's records (the next run's full comparison repairs the catalog either way).
@@ -23,12 +25,42 @@ class ServiceCommand:
 
 
 @dataclass
+class CommandStep:
+    """One command of a change and how it ended: success, failed, or unknown (answer lost)."""
+
+    command: ServiceCommand
+    status: str
+    error: Optional[str] = None
+
+
+@dataclass
 class ServiceOutcome:
     change: PlannedChange
     bitrix_id: Optional[int]
-    ok: bool
-    errors: list[str] = field(default_factory=list)
-    audit: list[AuditRecord] = field(default_factory=list)
+    steps: list[CommandStep] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(step.status == "success" for step in self.steps)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{step.command.method}: {step.error}" for step in self.steps if step.status != "success"]
+
+    @property
+    def audit(self) -> list[AuditRecord]:
+        return [
+            AuditRecord(
+                entity="service_price" if step.command.operation.startswith("price") else "service",
+                glyms_key=self.change.xml_id,
+                operation=step.command.operation,
+                outcome="success" if step.status == "success" else "failed",
+                bitrix_id=str(self.bitrix_id) if self.bitrix_id is not None else None,
+                error=step.error,
+                detail=_audit_detail(step.command, self.change),
+            )
+            for step in self.steps
+        ]
 
 
 def service_commands(change: PlannedChange, settings: ServicesSettings) -> list[ServiceCommand]:
@@ -77,40 +109,108 @@ def apply_service_plan(
     """Send every write of ``changes`` through ``client.batch``; one outcome per change.
 
     A failed command fails only its own service; a create whose price failed is reported
-    failed with the service id kept, so the next run adds the missing price.
+    failed with the service id kept, so the next run adds the missing price. Batches are
+    never resent after a lost answer (a create could apply twice); instead the services
+    concerned are read back and each lost write is settled as applied or not.
     """
     outcomes: list[ServiceOutcome] = []
     writing = [c for c in changes if c.writes]
     for start in range(0, len(writing), SLICE_SIZE):
         slice_changes = writing[start : start + SLICE_SIZE]
         planned = [(change, service_commands(change, settings)) for change in slice_changes]
-        results = client.batch({cmd.key: (cmd.method, cmd.params) for _, cmds in planned for cmd in cmds})
+        results = client.batch({cmd.key: (cmd.method, cmd.params) for _, cmds in planned for cmd in cmds},
+                               idempotent=False)
         slice_outcomes = []
         for change, cmds in planned:
-            outcome = ServiceOutcome(change=change, bitrix_id=change.bitrix_id, ok=True)
+            outcome = ServiceOutcome(change=change, bitrix_id=change.bitrix_id)
             for cmd in cmds:
                 result = results[cmd.key]
-                if cmd.operation == "create" and result.ok:
-                    outcome.bitrix_id = _created_id(result.result)
-                error = None if result.ok else str(result.error)
-                if error:
-                    outcome.ok = False
-                    outcome.errors.append(f"{cmd.method}: {error}")
-                outcome.audit.append(
-                    AuditRecord(
-                        entity="service_price" if cmd.operation.startswith("price") else "service",
-                        glyms_key=change.xml_id,
-                        operation=cmd.operation,
-                        outcome="success" if result.ok else "failed",
-                        bitrix_id=str(outcome.bitrix_id) if outcome.bitrix_id is not None else None,
-                        error=error,
-                        detail=_audit_detail(cmd, change),
-                    )
-                )
+                if result.ok:
+                    if cmd.operation == "create":
+                        outcome.bitrix_id = _created_id(result.result)
+                    outcome.steps.append(CommandStep(cmd, "success"))
+                else:
+                    status = "unknown" if getattr(result.error, "outcome_unknown", False) else "failed"
+                    outcome.steps.append(CommandStep(cmd, status, str(result.error)))
             slice_outcomes.append(outcome)
+        settle_lost_answers(client, [o for o in slice_outcomes if any(s.status == "unknown" for s in o.steps)], settings)
         on_slice_done(slice_outcomes)
         outcomes.extend(slice_outcomes)
     return outcomes
+
+
+def _fields_applied(fields: Mapping[str, Any], current: CatalogService) -> bool:
+    values = {
+        "name": current.name,
+        "detailText": current.detail_text,
+        "code": current.code,
+        "active": "Y" if current.active else "N",
+        "iblockSectionId": current.section_id,
+        "xmlId": current.xml_id,
+    }
+    for key, wanted in fields.items():
+        if key == "iblockId":
+            continue
+        have = values.get(key)
+        if key == "iblockSectionId":
+            if have != wanted:
+                return False
+        elif normalise_text(have) != normalise_text(wanted):
+            return False
+    return True
+
+
+def settle_lost_answers(client: Any, outcomes: Sequence[ServiceOutcome], settings: ServicesSettings) -> None:
+    """Read back services whose write answers were lost and mark each lost write applied or not."""
+    if not outcomes:
+        return
+    xml_ids = [o.change.xml_id for o in outcomes]
+    try:
+        items = client.list_fast(
+            "catalog.product.service.list",
+            {"select": CATALOG_SELECT, "filter": {"iblockId": settings.iblock_id, "xmlId": xml_ids}},
+            id_field="id",
+            result_key="services",
+        )
+        by_xml: dict[str, list[Mapping[str, Any]]] = {}
+        for item in items:
+            by_xml.setdefault(normalise_text(item.get("xmlId")), []).append(item)
+        product_ids = [int(i["id"]) for i in items]
+        prices = client.list_fast(
+            "catalog.price.list",
+            {"select": ["id", "productId", "catalogGroupId", "price", "currency"],
+             "filter": {"@productId": product_ids, "catalogGroupId": settings.price_type_id}},
+            id_field="id",
+            result_key="prices",
+        ) if product_ids else []
+    except Exception as exc:  # the read-back is best effort: the next run compares anyway
+        for outcome in outcomes:
+            for step in outcome.steps:
+                if step.status == "unknown":
+                    step.status = "failed"
+                    step.error = f"{step.error}; answer lost and read-back failed ({exc}); the next run compares again"
+        return
+    price_by_product = {int(p["productId"]): p for p in prices}
+    for outcome in outcomes:
+        matches = by_xml.get(outcome.change.xml_id, [])
+        current = (catalog_service(matches[0], price_by_product.get(int(matches[0]["id"])), settings.currency_decimals)
+                   if len(matches) == 1 else None)
+        if current is not None and outcome.bitrix_id is None:
+            outcome.bitrix_id = current.bitrix_id
+        for step in outcome.steps:
+            if step.status != "unknown":
+                continue
+            if step.command.operation.startswith("price"):
+                applied = (current is not None and current.price == outcome.change.price
+                           and current.currency == settings.currency)
+            else:
+                applied = current is not None and _fields_applied(outcome.change.fields, current)
+            if applied:
+                step.status = "success"
+                step.error = None
+            else:
+                step.status = "failed"
+                step.error = f"{step.error}; answer lost and the write is not in Bitrix24 (read back); the next run retries"
 
 
 def _audit_detail(cmd: ServiceCommand, change: PlannedChange) -> dict[str, Any]:

@@ -168,3 +168,32 @@ def test_dry_run_plans_and_writes_nothing(seeded, resources, emulator):
     push = materialization(result, "bitrix24", "services_push")
     assert push["dry_run"] is True and push["planned_writes"] > 50
     assert emulator.services(iblock_id=24) == []
+
+
+def test_lost_answer_of_a_create_batch_is_settled_by_reading_back(seeded, resources, emulator):
+    dsn, _ = seeded
+    emulator.add_fault(Fault(kind="lost_response", method="catalog.product.service.add", nth=1))
+    result = sync(resources)
+    assert result.success
+    push = materialization(result, "bitrix24", "services_push")
+    assert push["failed"] == 0  # the writes were applied; the read-back proved it
+    services = emulator.services(iblock_id=24)
+    assert len(services) == len({s["xmlId"] for s in services})  # nothing created twice
+    assert [row for row in _audit(dsn) if row[5] == "failed"] == []
+    assert materialization(sync(resources), "sync", "services_plan")["writes"] == 0
+
+
+def test_server_error_on_a_create_batch_fails_those_rows_and_the_next_run_creates_them(seeded, resources, emulator):
+    dsn, _ = seeded
+    emulator.add_fault(Fault(kind="http_500", method="catalog.product.service.add", nth=1))
+    result = sync(resources)
+    assert result.success
+    push = materialization(result, "bitrix24", "services_push")
+    assert push["failed"] > 0 and push["succeeded"] > 0
+    failed = [row for row in _audit(dsn) if row[5] == "failed"]
+    assert failed and all("the next run retries" in row[6] for row in failed)
+    created_first = len(emulator.services(iblock_id=24))
+    repair = sync(resources)
+    assert materialization(repair, "bitrix24", "services_push")["failed"] == 0
+    assert len(emulator.services(iblock_id=24)) == created_first + push["failed"]
+    assert materialization(sync(resources), "sync", "services_plan")["writes"] == 0
