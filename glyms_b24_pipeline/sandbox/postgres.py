@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -21,11 +22,14 @@ class EmbeddedPostgres:
     """
 
     def __init__(self, data_dir: Path):
-        import pgserver  # heavy import; only when an embedded server is really wanted
-
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = pgserver.get_server(str(self.data_dir), cleanup_mode="stop")
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (cron, CI); harmless here
+            warnings.simplefilter("ignore")
+            import pgserver  # heavy import; only when an embedded server is really wanted
+
+            self._server = pgserver.get_server(str(self.data_dir), cleanup_mode="stop")
         self.socket_dir = str(self._server.get_uri()).split("host=")[-1].split("&")[0]
 
     @property

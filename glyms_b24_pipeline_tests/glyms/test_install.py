@@ -88,3 +88,16 @@ def test_unreachable_server_is_one_clear_line(monkeypatch, capsys):
     assert err.startswith("error: cannot connect to the Glyms database 127.0.0.1:1/glyms")
     assert err.count("\n") == 1
     assert "s3cr3t" not in err
+
+
+def test_missing_database_is_one_clear_line(pg_admin_dsn, monkeypatch, capsys):
+    import psycopg2.extensions
+
+    params = psycopg2.extensions.parse_dsn(pg_admin_dsn)
+    params["dbname"] = "glyms_b24_no_such_database"
+    monkeypatch.setenv("GLYMS_PG_DSN", psycopg2.extensions.make_dsn(**params))
+    assert main(["install-sql"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot connect to the Glyms database ")
+    assert 'database "glyms_b24_no_such_database" does not exist' in err
+    assert err.count("\n") == 1

@@ -197,3 +197,28 @@ def test_server_error_on_a_create_batch_fails_those_rows_and_the_next_run_create
     assert materialization(repair, "bitrix24", "services_push")["failed"] == 0
     assert len(emulator.services(iblock_id=24)) == created_first + push["failed"]
     assert materialization(sync(resources), "sync", "services_plan")["writes"] == 0
+
+
+def test_checks_flag_unmapped_types_and_missing_prices_as_warnings(glyms_dsn, emulator):
+    with psycopg2.connect(glyms_dsn) as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO lims.prestacion (id_prestacion, version, codigo, descripcion, activa, id_tipo_ot) VALUES "
+            "(1, 1, 'C1', 'Glucemia', 1, 1), (2, 1, 'X2', 'Ensayo sin tipo', 1, 9)"
+        )
+        cur.execute("INSERT INTO public.contrato_presta (id_contrato, codigo_presta, valor_unico, fecha_version) "
+                    "VALUES (14, 'C1', 100, '2024-01-01')")
+    resources = {"glyms_db": GlymsDatabase(dsn=glyms_dsn),
+                 "bitrix24": Bitrix24Resource(webhook_url=emulator.add_webhook(user_id=1)),
+                 "sync_settings": SyncSettings()}
+    result = sync(resources)
+    assert result.success
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    coverage, prices = checks["mapping_coverage"], checks["price_validity"]
+    assert (coverage.passed, coverage.severity) == (False, dg.AssetCheckSeverity.WARN)
+    assert coverage.metadata["types_without_section"].value == "[9]"
+    assert (prices.passed, prices.metadata["without_price"].value) == (False, 1)
+    assert checks["push_failures"].passed
+    # the unmapped service is still created, without a section, and without a price
+    created = {s["xmlId"]: s for s in emulator.services(iblock_id=24)}
+    assert created["2"]["iblockSectionId"] is None
+    assert [p["productId"] for p in emulator.prices()] == [created["1"]["id"]]

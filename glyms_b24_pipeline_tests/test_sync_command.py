@@ -1,0 +1,58 @@
+"""`glyms-b24 sync` and `glyms-b24 sandbox`: real Dagster runs, recorded in run history."""
+
+import os
+import subprocess
+import sys
+
+import dagster as dg
+
+from glyms_b24_pipeline.cli import main
+from glyms_b24_pipeline.definitions import BITRIX24_WRITER_TAG
+from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
+
+
+def test_sync_command_runs_the_job_on_the_configured_instance(glyms_dsn, emulator, tmp_path, monkeypatch, capsys):
+    seed_glyms(glyms_dsn, services=40, customers=0, seed=5)
+    monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
+    monkeypatch.setenv("B24_WEBHOOK_URL", emulator.add_webhook(user_id=1))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.delenv("GLYMS_B24_CONFIG", raising=False)
+
+    assert main(["sync", "--type", "services", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "dry run: nothing written" in out and "to create" in out
+    assert emulator.services(iblock_id=24) == []
+
+    assert main(["sync", "--type", "services"]) == 0
+    out = capsys.readouterr().out
+    created = len(emulator.services(iblock_id=24))
+    assert created > 30
+    assert f"push: {created} services written, 0 failed" in out
+
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+    assert [run.job_name for run in runs] == ["services_sync", "services_sync"]
+    assert all(run.tags.get(key) == value for run in runs for key, value in BITRIX24_WRITER_TAG.items())
+    assert runs[0].run_id in out
+
+
+def test_sync_command_without_dagster_home_says_so(glyms_dsn, monkeypatch, capsys):
+    monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert main(["sync"]) == 2
+    assert capsys.readouterr().err.startswith("error: DAGSTER_HOME is not set")
+
+
+def test_sandbox_command_runs_the_sync_end_to_end_and_survives_a_restart(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "GLYMS_", "DAGSTER_"))}
+    command = [sys.executable, "-m", "glyms_b24_pipeline.cli", "sandbox", "--dir", str(tmp_path / "sbx"),
+               "--services", "60", "--customers", "5"]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert ": OK" in first.stdout and "0 failed" in first.stdout
+    created = int(first.stdout.split("plan: ")[1].split(" to create")[0])
+    assert created > 40
+    # the emulator's portal and the database persist in the folder: a second run has nothing to do
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "plan: 0 to create" in second.stdout and f"{created} unchanged" in second.stdout
