@@ -6,6 +6,7 @@ import os
 
 import dagster as dg
 
+from glyms_b24_pipeline.bitrix24.auth import DEFAULT_OAUTH_URL
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.config import CONFIG_ENV_VAR, load_settings
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
@@ -36,22 +37,14 @@ services_daily_schedule = dg.ScheduleDefinition(
 
 def bitrix24_resource() -> Bitrix24Resource:
     """Webhook mode when B24_WEBHOOK_URL is set, OAuth local application otherwise."""
-    settings = load_settings().bitrix24
-    common = dict(
-        rate_limit_burst=settings.rate_limit.burst,
-        rate_limit_drain_per_second=settings.rate_limit.drain_per_second,
-        connect_timeout_seconds=settings.connect_timeout_seconds,
-        read_timeout_seconds=settings.read_timeout_seconds,
-        max_retries=settings.max_retries,
-        operating_budget_seconds=settings.operating_budget_seconds,
-    )
+    common = Bitrix24Resource.limits_from_settings(load_settings().bitrix24)
     if os.environ.get("B24_WEBHOOK_URL"):
         return Bitrix24Resource(webhook_url=dg.EnvVar("B24_WEBHOOK_URL"), **common)
     return Bitrix24Resource(
         portal_url=dg.EnvVar("B24_PORTAL_URL"),
         client_id=dg.EnvVar("B24_CLIENT_ID"),
         client_secret=dg.EnvVar("B24_CLIENT_SECRET"),
-        oauth_url=dg.EnvVar("B24_OAUTH_URL") if os.environ.get("B24_OAUTH_URL") else "https://oauth.bitrix.info",
+        oauth_url=dg.EnvVar("B24_OAUTH_URL") if os.environ.get("B24_OAUTH_URL") else DEFAULT_OAUTH_URL,
         token_store_dsn=dg.EnvVar("GLYMS_PG_DSN"),
         **common,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from glyms_b24_pipeline.bitrix24.auth import DEFAULT_OAUTH_URL, OAuthApp, OAuthAuth, TokenStore, WebhookAuth
 from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
@@ -101,16 +101,19 @@ def build_client(
     )
 
 
+def client_limits(settings: Bitrix24Settings) -> dict[str, Any]:
+    """Client keyword arguments for the non-secret settings (pacing, timeouts, retries)."""
+    return {
+        "redirect_uri": settings.redirect_uri,
+        "rate_limit_burst": settings.rate_limit.burst,
+        "rate_limit_drain_per_second": settings.rate_limit.drain_per_second,
+        "connect_timeout_seconds": settings.connect_timeout_seconds,
+        "read_timeout_seconds": settings.read_timeout_seconds,
+        "max_retries": settings.max_retries,
+        "operating_budget_seconds": settings.operating_budget_seconds,
+    }
+
+
 def client_from_env(settings: Optional[Bitrix24Settings] = None, environ: Optional[Mapping[str, str]] = None) -> Bitrix24Client:
     """The CLI's client: endpoints/secrets from the environment, limits from the settings."""
-    settings = settings or Bitrix24Settings()
-    return build_client(
-        ConnectionValues.from_env(environ),
-        rate_limit_burst=settings.rate_limit.burst,
-        rate_limit_drain_per_second=settings.rate_limit.drain_per_second,
-        connect_timeout_seconds=settings.connect_timeout_seconds,
-        read_timeout_seconds=settings.read_timeout_seconds,
-        max_retries=settings.max_retries,
-        operating_budget_seconds=settings.operating_budget_seconds,
-        redirect_uri=settings.redirect_uri,
-    )
+    return build_client(ConnectionValues.from_env(environ), **client_limits(settings or Bitrix24Settings()))

@@ -24,7 +24,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
-from glyms_b24_pipeline.bitrix24.factory import ConnectionValues, build_client
+from glyms_b24_pipeline.bitrix24.factory import ConnectionValues, build_client, client_limits
 from glyms_b24_pipeline.config import Bitrix24Settings
 
 _SECRET_FIELDS = frozenset({"client_secret", "webhook_url", "token_store_dsn"})
@@ -55,15 +55,7 @@ class Bitrix24Resource(dg.ConfigurableResource):
     @classmethod
     def limits_from_settings(cls, settings: Bitrix24Settings) -> dict[str, Any]:
         """Keyword arguments for the non-secret fields, from the YAML settings."""
-        return {
-            "redirect_uri": settings.redirect_uri,
-            "rate_limit_burst": settings.rate_limit.burst,
-            "rate_limit_drain_per_second": settings.rate_limit.drain_per_second,
-            "connect_timeout_seconds": settings.connect_timeout_seconds,
-            "read_timeout_seconds": settings.read_timeout_seconds,
-            "max_retries": settings.max_retries,
-            "operating_budget_seconds": settings.operating_budget_seconds,
-        }
+        return client_limits(settings)
 
     def __repr_args__(self):  # pydantic repr: hide secrets
         for name, value in super().__repr_args__():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
@@ -165,13 +166,45 @@ class Page:
 
 def paginate(rows: list, start: Any, page_size: int = 50) -> Page:
     """``start`` floored to a multiple of ``page_size``; ``start=-1`` = first page, no count, no next."""
-    try:
-        start_value = int(float(start)) if start not in (None, "") else 0
-    except (TypeError, ValueError):
-        start_value = 0
+    start_value = _start_value(start)
     if start_value == -1:
         return Page(rows[:page_size], None, None, True)
     offset = max(0, start_value) // page_size * page_size
     chunk = rows[offset:offset + page_size]
     has_more = offset + page_size < len(rows)
     return Page(chunk, offset + page_size if has_more else None, len(rows), False)
+
+
+def _start_value(start: Any) -> int:
+    try:
+        return int(float(start)) if start not in (None, "") else 0
+    except (TypeError, ValueError):
+        return 0
+
+
+def list_page(rows: Iterable[dict], conditions: list[Condition], order: list[tuple[str, bool]], start: Any,
+              page_size: int = 50, value_of: Callable[[dict, str], Any] = lambda row, field: row.get(field),
+              id_field: str = "id") -> Page:
+    """Filter, order and page ``rows`` as a list method does.
+
+    The keyset mode (``start=-1``, ordered by id ascending, a ``>id`` window) is what clients
+    use for full exports; it jumps to the window and stops at a full page, so exporting N rows
+    costs O(N) in all rather than O(N) per page.
+    """
+    by_id = sorted(rows, key=lambda row: row[id_field])
+    if _start_value(start) != -1 or order not in ([], [(id_field, False)]):
+        matching = apply_filter(by_id, conditions, value_of)
+        return paginate(apply_order(matching, order, value_of), start, page_size)
+    position = 0
+    for condition in conditions:
+        if condition.field == id_field and condition.operator in (">", ">=") and _number(condition.value) is not None:
+            ids = [row[id_field] for row in by_id]
+            finder = bisect.bisect_right if condition.operator == ">" else bisect.bisect_left
+            position = max(position, finder(ids, _number(condition.value)))
+    page: list[dict] = []
+    for row in by_id[position:]:
+        if all(value_matches(value_of(row, c.field), c) for c in conditions):
+            page.append(row)
+            if len(page) == page_size:
+                break
+    return Page(page, None, None, True)

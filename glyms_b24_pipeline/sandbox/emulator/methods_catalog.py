@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from .clock import normalise_datetime
 from .errors import catalog_access_denied, catalog_error, missing_parameter
-from .listing import apply_filter, apply_order, paginate, parse_filter, parse_order
+from .listing import apply_filter, apply_order, list_page, paginate, parse_filter, parse_order
 from .registry import CallContext, MethodResult, MethodSpec, as_int, as_number, plain_number
 
 SERVICE_TYPE = 7
@@ -295,9 +295,8 @@ def service_list(ctx: CallContext, params: dict) -> MethodResult:
                 _catalog_for_products(ctx, iblock_id)
     # The server forces type IN (7): simple products never show up here.
     elements = [e for e in ctx.state.data["elements"].values() if e.get("type") == SERVICE_TYPE]
-    rows = apply_filter(elements, conditions, _element_value)
-    rows = apply_order(sorted(rows, key=lambda e: e["id"]), parse_order(params.get("order")), _element_value)
-    page = paginate(rows, params.get("start"), ctx.settings.page_size)
+    page = list_page(elements, conditions, parse_order(params.get("order")), params.get("start"),
+                     ctx.settings.page_size, _element_value)
     return MethodResult({"services": [render_service(e, select) for e in page.rows]}, page.next, page.total)
 
 
@@ -388,9 +387,8 @@ def price_delete(ctx: CallContext, params: dict) -> MethodResult:
 
 def price_list(ctx: CallContext, params: dict) -> MethodResult:
     filter_params = params.get("filter") if isinstance(params.get("filter"), dict) else {}
-    rows = apply_filter(ctx.state.data["prices"].values(), parse_filter(filter_params))
-    rows = apply_order(sorted(rows, key=lambda p: p["id"]), parse_order(params.get("order")))
-    page = paginate(rows, params.get("start"), ctx.settings.page_size)
+    page = list_page(ctx.state.data["prices"].values(), parse_filter(filter_params), parse_order(params.get("order")),
+                     params.get("start"), ctx.settings.page_size)
     select = _select(params)
     return MethodResult({"prices": [render_price(p, select) for p in page.rows]}, page.next, page.total)
 
