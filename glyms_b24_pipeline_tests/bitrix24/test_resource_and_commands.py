@@ -92,3 +92,16 @@ def test_cli_reports_missing_configuration_in_one_line(monkeypatch, capsys):
     assert main(["price-types"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "B24_PORTAL_URL" in err
+
+
+def test_a_wrong_webhook_says_which_variable_to_check(emulator, monkeypatch, capsys):
+    from glyms_b24_pipeline.cli import main
+
+    good = emulator.add_webhook(user_id=1)
+    monkeypatch.setenv("B24_WEBHOOK_URL", good.rstrip("/").rsplit("/", 1)[0] + "/wrongcode/")
+    assert main(["price-types"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Bitrix24: ") and "INVALID_CREDENTIALS Invalid request credentials (HTTP 401)" in err
+    assert err.rstrip().endswith("check B24_WEBHOOK_URL (user id, code and the webhook's scopes)")
+    assert "wrongcode" not in err
+    assert err.count("\n") == 1
