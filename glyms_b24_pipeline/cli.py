@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--customers", type=int, default=100, help="seeded Glyms customers (default 100)")
     sandbox.add_argument("--dir", default=".sandbox", help="folder for the sandbox's database and state")
     sandbox.add_argument("--ui", action="store_true", help="afterwards, keep the sandbox up and open the Dagster UI")
+    sandbox.add_argument("--ui-port", type=int, default=3000, help="port of the Dagster UI (default 3000)")
     return parser
 
 

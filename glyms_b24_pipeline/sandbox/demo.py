@@ -110,9 +110,10 @@ def sandbox_command(args: argparse.Namespace) -> int:
             summary = run_services_sync(instance)
         print("\n".join(summary.lines()))
         if args.ui:
-            print("Dagster UI on http://127.0.0.1:3000 (Ctrl-C to stop the sandbox)")
+            print(f"Dagster UI on http://127.0.0.1:{args.ui_port} (Ctrl-C to stop the sandbox)", flush=True)
             workspace = Path(__file__).resolve().parents[2] / "workspace.yaml"
-            subprocess.run([sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-p", "3000"], check=False)
+            subprocess.run([sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-h", "127.0.0.1",
+                            "-p", str(args.ui_port)], check=False)
         else:
             print(f"See it in the UI: glyms-b24 sandbox --ui   (run history in {dagster_home})")
         return 0 if summary.success else 1
