@@ -17,14 +17,13 @@ from glyms_b24_pipeline.config import ServicesSettings
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
 from glyms_b24_pipeline.services.plan import ServiceSyncPlan, service_sync_plan
 from glyms_b24_pipeline.services.push import CATALOG_SELECT, ServiceOutcome, apply_service_plan, skipped_records
-from glyms_b24_pipeline.services.report import markdown_table, plan_frame, plan_preview
+from glyms_b24_pipeline.services.report import markdown_table, plan_preview
 from glyms_b24_pipeline.settings_resource import SyncSettings
 
 GLYMS_SERVICES = dg.AssetKey(["glyms", "services"])
 CATALOG_SERVICES = dg.AssetKey(["bitrix24", "catalog_services"])
 SERVICES_PLAN = dg.AssetKey(["sync", "services_plan"])
 SERVICES_PUSH = dg.AssetKey(["bitrix24", "services_push"])
-
 
 
 def contract_parameters(settings: ServicesSettings) -> dict[str, list[int]]:
@@ -107,7 +106,7 @@ def catalog_services(bitrix24: Bitrix24Resource, sync_settings: SyncSettings):
     price_df = pd.DataFrame(
         [p for p in prices if int(p["productId"]) in managed_ids],
         columns=["id", "productId", "catalogGroupId", "price", "currency"],
-    ).rename(columns={"id": "price_id"})
+    ).drop_duplicates("productId").rename(columns={"id": "price_id"})  # the portal allows one per type
     df = pd.DataFrame(managed, columns=CATALOG_SELECT).merge(price_df, how="left", left_on="id", right_on="productId")
     df = df.drop(columns=["productId"])
     return dg.MaterializeResult(
@@ -116,7 +115,7 @@ def catalog_services(bitrix24: Bitrix24Resource, sync_settings: SyncSettings):
             "dagster/row_count": len(df),
             "active": int((df["active"] == "Y").sum()) if len(df) else 0,
             "without_price": int(df["price_id"].isna().sum()) if len(df) else 0,
-            "api_requests": client.counters.requests - before,
+            "b24_requests": client.counters.requests - before,
         },
     )
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-import pandas as pd
-
 from glyms_b24_pipeline.services.plan import Action, PlannedChange, ServiceSyncPlan
 
 PREVIEW_ROWS = 40
@@ -46,22 +44,3 @@ def plan_preview(plan: ServiceSyncPlan, limit: int = PREVIEW_ROWS) -> str:
     more = f"\n\n... and {len(shown) - limit} more." if len(shown) > limit else ""
     return table + more
 
-
-def plan_frame(plan: ServiceSyncPlan) -> pd.DataFrame:
-    """The plan as a table, one row per service (for the UI and for tests)."""
-    return pd.DataFrame(
-        [
-            {
-                "xml_id": c.xml_id,
-                "action": c.action.value,
-                "bitrix_id": c.bitrix_id,
-                "fields": dict(c.fields),
-                "price": c.price,
-                "old_price": c.old_price,
-                "reason": c.reason,
-                "warnings": "; ".join(c.warnings),
-            }
-            for c in plan.changes
-        ],
-        columns=["xml_id", "action", "bitrix_id", "fields", "price", "old_price", "reason", "warnings"],
-    )
