@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import dagster as dg
 
@@ -21,7 +21,7 @@ class SyncRunSummary:
     success: bool
     plan: dict[str, Any] = field(default_factory=dict)
     push: dict[str, Any] = field(default_factory=dict)
-    failure: Optional[str] = None
+    failures: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         p = self.plan
@@ -40,8 +40,7 @@ class SyncRunSummary:
                 f"  push: {self.push.get('succeeded', 0)} services written, {self.push.get('failed', 0)} failed, "
                 f"{int(self.push.get('b24_requests', 0))} API requests, {self.push.get('duration_seconds', 0)} s"
             )
-        if self.failure:
-            out.append(f"  error: {self.failure}")
+        out += [f"  error: {line}" for line in self.failures]
         return out
 
 
@@ -54,7 +53,7 @@ def run_services_sync(
     *,
     dry_run: bool = False,
     allow_mass_deactivation: bool = False,
-    console_log_level: str = "WARNING",
+    console_log_level: str = "CRITICAL",
 ) -> SyncRunSummary:
     """Execute the services_sync job in this process, recorded on ``instance``."""
     from glyms_b24_pipeline.definitions import build_definitions
@@ -65,7 +64,7 @@ def run_services_sync(
         instance=instance,
         run_config=dg.RunConfig(
             ops={PUSH_OP: ServicesPushConfig(dry_run=dry_run, allow_mass_deactivation=allow_mass_deactivation)},
-            # the terminal gets warnings and the summary; the full event log is in the UI
+            # the terminal gets the summary (with the failure in one line); the event log is in the UI
             loggers={"console": {"config": {"log_level": console_log_level}}},
         ),
         raise_on_error=False,
@@ -79,14 +78,20 @@ def run_services_sync(
         elif path == ["bitrix24", "services_push"]:
             summary.push = _metadata_values(materialization.metadata)
     if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure:
-                error = event.event_specific_data.error
-                summary.failure = (event.event_specific_data.user_failure_data.description
-                                   if getattr(event.event_specific_data, "user_failure_data", None)
-                                   else (error.message.strip().splitlines()[-1] if error else "step failed"))
-                break
+        failures = [failure_line(e.event_specific_data) for e in result.all_events if e.is_step_failure]
+        summary.failures = failures or ["the run failed before any step ran"]
     return summary
+
+
+def failure_line(step_failure: Any) -> str:
+    """One line for a failed step: our own description, else the innermost error's first line."""
+    user_failure = getattr(step_failure, "user_failure_data", None)
+    if user_failure is not None and user_failure.description:
+        return user_failure.description
+    error = step_failure.error
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return error.message.strip().splitlines()[0] if error is not None else "step failed"
 
 
 def sync_command(args: argparse.Namespace) -> int:
@@ -98,7 +103,7 @@ def sync_command(args: argparse.Namespace) -> int:
         raise OperatorError("DAGSTER_HOME is not set: point it at the folder holding dagster.yaml so the run is kept in the history")
     instance = dg.DagsterInstance.get()
     summary = run_services_sync(instance, dry_run=args.dry_run, allow_mass_deactivation=args.allow_mass_deactivation,
-                                console_log_level="DEBUG" if args.debug else "WARNING")
+                                console_log_level="DEBUG" if args.debug else "CRITICAL")
     print("\n".join(summary.lines()))
     print(f"  details: dagster dev -w workspace.yaml, then Runs -> {summary.run_id}")
     return 0 if summary.success else 1

@@ -56,3 +56,28 @@ def test_sandbox_command_runs_the_sync_end_to_end_and_survives_a_restart(tmp_pat
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert second.returncode == 0, second.stderr[-2000:]
     assert "plan: 0 to create" in second.stdout and f"{created} unchanged" in second.stdout
+
+
+def test_a_failed_run_ends_with_one_line_per_cause_and_no_secret(emulator, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GLYMS_PG_DSN", "postgresql://glyms:s3cr3t@127.0.0.1:1/glyms")
+    monkeypatch.setenv("B24_WEBHOOK_URL", emulator.add_webhook(user_id=1))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert main(["sync"]) == 1
+    captured = capsys.readouterr()
+    errors = [line for line in captured.out.splitlines() if line.strip().startswith("error:")]
+    assert errors == ["  error: cannot connect to the Glyms database 127.0.0.1:1/glyms: connection to server at "
+                      '"127.0.0.1", port 1 failed: Connection refused']
+    assert "Traceback" not in captured.out + captured.err and "s3cr3t" not in captured.out + captured.err
+
+
+def test_the_guard_message_reaches_the_operator(glyms_dsn, emulator, tmp_path, monkeypatch, capsys):
+    emulator.seed_service(iblockId=24, name="Hemograma", xmlId="1")
+    monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
+    monkeypatch.setenv("B24_WEBHOOK_URL", emulator.add_webhook(user_id=1))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert main(["sync"]) == 1
+    out = capsys.readouterr().out
+    assert "error: Push stopped, nothing written: Glyms returned no active services" in out
+    assert emulator.services(iblock_id=24)[0]["active"] == "Y"
+    assert main(["sync", "--allow-mass-deactivation"]) == 0
+    assert emulator.services(iblock_id=24)[0]["active"] == "N"

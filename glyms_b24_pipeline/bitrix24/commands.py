@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from glyms_b24_pipeline.bitrix24.auth import OAuthAuth, TokenSet, normalize_portal_url
-from glyms_b24_pipeline.bitrix24.errors import AuthError, Bitrix24Error, ReauthorizationRequired
+from glyms_b24_pipeline.bitrix24.errors import Bitrix24Error, ReauthorizationRequired, operator_message
 from glyms_b24_pipeline.bitrix24.factory import ConnectionValues, client_from_env, oauth_app, token_store
 from glyms_b24_pipeline.config import load_settings
 from glyms_b24_pipeline.errors import ConfigError, OperatorError
@@ -33,11 +33,7 @@ def _operator_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[[
         except ReauthorizationRequired:
             raise
         except Bitrix24Error as exc:
-            hint = ""
-            if isinstance(exc, AuthError):
-                hint = ("; check B24_WEBHOOK_URL (user id, code and the webhook's scopes)" if os.environ.get("B24_WEBHOOK_URL")
-                        else "; check B24_PORTAL_URL and the application's scopes, or run glyms-b24 auth")
-            raise Bitrix24CommandError(f"Bitrix24: {exc}{hint}") from None
+            raise Bitrix24CommandError(operator_message(exc, webhook_mode=bool(os.environ.get("B24_WEBHOOK_URL")))) from None
 
     return wrapper
 

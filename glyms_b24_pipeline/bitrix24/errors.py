@@ -145,6 +145,19 @@ class NotExecutedError(Bitrix24Error):
     """A batch command that the portal did not run because an earlier command failed (halt)."""
 
 
+def operator_message(exc: Bitrix24Error, *, webhook_mode: bool) -> str:
+    """One line for the operator: the error and what to check."""
+    if isinstance(exc, ReauthorizationRequired):
+        return str(exc)
+    hint = ""
+    if isinstance(exc, AuthError):
+        hint = ("; check B24_WEBHOOK_URL (user id, code and the webhook's scopes)" if webhook_mode
+                else "; check B24_PORTAL_URL and the application's scopes, or run glyms-b24 auth")
+    elif isinstance(exc, TransportError):
+        hint = "; is the portal reachable from this server? check " + ("B24_WEBHOOK_URL" if webhook_mode else "B24_PORTAL_URL")
+    return f"Bitrix24: {exc}{hint}"
+
+
 # --- classification ----------------------------------------------------------------------------
 
 #: codes that mean the grant itself is unusable: refreshing cannot help

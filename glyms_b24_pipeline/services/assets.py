@@ -14,6 +14,7 @@ import pandas as pd
 from glyms_b24_pipeline.audit import record_audit
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.config import ServicesSettings
+from glyms_b24_pipeline.failures import reported_as_failure
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
 from glyms_b24_pipeline.services.plan import ServiceSyncPlan, service_sync_plan
 from glyms_b24_pipeline.services.push import CATALOG_SELECT, ServiceOutcome, apply_service_plan, skipped_records
@@ -44,8 +45,9 @@ def contract_parameters(settings: ServicesSettings) -> dict[str, list[int]]:
 )
 def glyms_services(glyms_db: GlymsDatabase, sync_settings: SyncSettings):
     """Active Glyms services with the newest price of the contract configured for their work-order type."""
-    settings = sync_settings.load().services
-    df = glyms_db.dataframe("active_services", contract_parameters(settings))
+    with reported_as_failure():
+        settings = sync_settings.load().services
+        df = glyms_db.dataframe("active_services", contract_parameters(settings))
     types = df["id_tipo_ot"].dropna().astype(int) if len(df) else pd.Series(dtype=int)
     seen = sorted(set(types)) + (["(none)"] if df["id_tipo_ot"].isna().any() else [])
     no_section = [t for t in seen if t == "(none)" or t not in settings.sections_by_tipo_ot]
@@ -85,22 +87,23 @@ def glyms_services(glyms_db: GlymsDatabase, sync_settings: SyncSettings):
 @dg.asset(key=CATALOG_SERVICES, group_name="bitrix24", kinds={"bitrix24"})
 def catalog_services(bitrix24: Bitrix24Resource, sync_settings: SyncSettings):
     """Service products of the configured catalog iblock that carry an xmlId, with their price of the configured type."""
-    settings = sync_settings.load().services
-    client = bitrix24.get_client()
-    before = client.counters.requests
-    services = client.list_fast(
-        "catalog.product.service.list",
-        {"select": CATALOG_SELECT, "filter": {"iblockId": settings.iblock_id}},
-        id_field="id",
-        result_key="services",
-    )
-    prices = client.list_fast(
-        "catalog.price.list",
-        {"select": ["id", "productId", "catalogGroupId", "price", "currency"],
-         "filter": {"catalogGroupId": settings.price_type_id}},
-        id_field="id",
-        result_key="prices",
-    )
+    with reported_as_failure():
+        settings = sync_settings.load().services
+        client = bitrix24.get_client()
+        before = client.counters.requests
+        services = client.list_fast(
+            "catalog.product.service.list",
+            {"select": CATALOG_SELECT, "filter": {"iblockId": settings.iblock_id}},
+            id_field="id",
+            result_key="services",
+        )
+        prices = client.list_fast(
+            "catalog.price.list",
+            {"select": ["id", "productId", "catalogGroupId", "price", "currency"],
+             "filter": {"catalogGroupId": settings.price_type_id}},
+            id_field="id",
+            result_key="prices",
+        )
     managed = [s for s in services if str(s.get("xmlId") or "").strip()]
     managed_ids = {int(s["id"]) for s in managed}
     price_df = pd.DataFrame(
@@ -138,7 +141,8 @@ def services_plan(
     glyms_services: pd.DataFrame, catalog: pd.DataFrame, sync_settings: SyncSettings
 ):
     """What the catalog needs to match Glyms: creates, updates, price changes, (re)activations, invalid rows."""
-    settings = sync_settings.load().services
+    with reported_as_failure():
+        settings = sync_settings.load().services
     glyms_rows = glyms_services.astype(object).where(glyms_services.notna(), None).to_dict("records")
     items, prices = catalog_rows(catalog)
     plan = service_sync_plan(glyms_rows, items, prices, settings)
@@ -179,7 +183,8 @@ def services_push(
     sync_settings: SyncSettings,
 ):
     """Writes the plan to Bitrix24 in batches and records each service's outcome in glyms_b24.sync_audit."""
-    settings = sync_settings.load().services
+    with reported_as_failure():
+        settings = sync_settings.load().services
     guard = plan.mass_deactivation(settings.max_deactivation_share)
     if guard and not config.allow_mass_deactivation and not config.dry_run:
         raise dg.Failure(
@@ -198,16 +203,17 @@ def services_push(
                                                severity=dg.AssetCheckSeverity.WARN, metadata={"dry_run": True})],
         )
 
-    client = bitrix24.get_client()
-    before = client.counters.as_metadata()
-    started = time.monotonic()
     run_id = context.run.run_id
-    record_audit(glyms_db, run_id, skipped_records(plan.changes))
 
     def audit_slice(outcomes: list[ServiceOutcome]) -> None:
         record_audit(glyms_db, run_id, [record for o in outcomes for record in o.audit])
 
-    outcomes = apply_service_plan(client, writes, settings, on_slice_done=audit_slice)
+    with reported_as_failure():
+        client = bitrix24.get_client()
+        before = client.counters.as_metadata()
+        started = time.monotonic()
+        record_audit(glyms_db, run_id, skipped_records(plan.changes))
+        outcomes = apply_service_plan(client, writes, settings, on_slice_done=audit_slice)
     duration = time.monotonic() - started
     after = client.counters.as_metadata()
     failed = [o for o in outcomes if not o.ok]

@@ -1,0 +1,28 @@
+"""Turn the errors an operator can act on into one-line Dagster failures."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Iterator
+
+import dagster as dg
+
+from glyms_b24_pipeline.bitrix24.errors import Bitrix24Error, operator_message
+from glyms_b24_pipeline.errors import OperatorError
+
+
+@contextlib.contextmanager
+def reported_as_failure() -> Iterator[None]:
+    """Inside an asset: a configuration, database or Bitrix24 error fails the step with one line.
+
+    The run's failure then reads "cannot connect to the Glyms database ..." in the UI and in
+    ``glyms-b24 sync`` instead of a traceback.
+    """
+    try:
+        yield
+    except Bitrix24Error as exc:
+        webhook_mode = bool(os.environ.get("B24_WEBHOOK_URL"))
+        raise dg.Failure(description=operator_message(exc, webhook_mode=webhook_mode), allow_retries=False) from None
+    except OperatorError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
