@@ -224,6 +224,7 @@ def services_push(
     )
     by_action = result.groupby(["action", "outcome"]).size().to_dict() if len(result) else {}
     metadata: dict[str, Any] = {
+        "dagster/row_count": len(outcomes),
         "succeeded": len(outcomes) - len(failed),
         "failed": len(failed),
         **{f"{action}_{outcome}": int(n) for (action, outcome), n in by_action.items()},
