@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -112,8 +113,14 @@ def sandbox_command(args: argparse.Namespace) -> int:
         if args.ui:
             print(f"Dagster UI on http://127.0.0.1:{args.ui_port} (Ctrl-C to stop the sandbox)", flush=True)
             workspace = Path(__file__).resolve().parents[2] / "workspace.yaml"
-            subprocess.run([sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-h", "127.0.0.1",
-                            "-p", str(args.ui_port)], check=False)
+            ui = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-h", "127.0.0.1",
+                                   "-p", str(args.ui_port)])
+            try:
+                ui.wait()
+            except KeyboardInterrupt:
+                # dagster dev shuts its code servers down only on SIGINT; never leave them orphaned
+                ui.send_signal(signal.SIGINT)
+                ui.wait(timeout=60)
         else:
             print(f"See it in the UI: glyms-b24 sandbox --ui   (run history in {dagster_home})")
         return 0 if summary.success else 1
