@@ -194,7 +194,7 @@ class TokenStore:
         """
         with connect(self._dsn) as conn:
             with conn.cursor() as cur:
-                cur.execute("SELECT set_config('lock_timeout', %(value)s, true)", {"value": f"{int(self.lock_timeout_seconds * 1000)}ms"})
+                cur.execute(read_sql("queries/session_lock_timeout.sql"), {"value": f"{int(self.lock_timeout_seconds * 1000)}ms"})
             rows = fetch_all(conn, read_sql("queries/oauth_token_select_for_update.sql"), self._key())
             if not rows:
                 raise errors.ReauthorizationRequired(

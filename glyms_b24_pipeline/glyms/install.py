@@ -23,7 +23,7 @@ def install_sql(dsn: str) -> list[str]:
     """
     applied = []
     with connect(dsn) as conn:
-        if not fetch_all(conn, "SELECT to_regclass('public.cliente') IS NOT NULL AS present")[0]["present"]:
+        if not fetch_all(conn, read_sql("queries/relation_exists.sql"), {"relation": "public.cliente"})[0]["present"]:
             raise GlymsDatabaseError("public.cliente is missing: is GLYMS_PG_DSN pointing at the Glyms database?")
         with conn.cursor() as cur:
             for script in install_scripts():
