@@ -222,3 +222,24 @@ def test_checks_flag_unmapped_types_and_missing_prices_as_warnings(glyms_dsn, em
     created = {s["xmlId"]: s for s in emulator.services(iblock_id=24)}
     assert created["2"]["iblockSectionId"] is None
     assert [p["productId"] for p in emulator.prices()] == [created["1"]["id"]]
+
+
+def test_oauth_token_expiring_mid_push_is_refreshed_and_the_sync_completes(seeded, emulator):
+    from glyms_b24_pipeline.bitrix24.auth import TokenSet, TokenStore
+
+    dsn, _ = seeded
+    store = TokenStore(dsn, emulator.portal_url, "local.test.app")
+    store.save(TokenSet.from_response(emulator.issue_tokens("local.test.app")))
+    resources = {
+        "glyms_db": GlymsDatabase(dsn=dsn),
+        "bitrix24": Bitrix24Resource(portal_url=emulator.portal_url, client_id="local.test.app",
+                                     client_secret="test-secret", oauth_url=emulator.oauth_url, token_store_dsn=dsn),
+        "sync_settings": SyncSettings(),
+    }
+    emulator.add_fault(Fault(kind="expired_token", method="catalog.product.service.add", nth=2))
+    result = sync(resources)
+    assert result.success
+    push = materialization(result, "bitrix24", "services_push")
+    assert push["failed"] == 0 and push["b24_refreshes"] == 1
+    assert store.load().generation == 2
+    assert materialization(sync(resources), "sync", "services_plan")["writes"] == 0
