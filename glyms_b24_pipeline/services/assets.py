@@ -151,7 +151,7 @@ def services_plan(
     return dg.MaterializeResult(
         value=plan,
         metadata={
-            **{name: value for name, value in counts.items()},
+            **counts,
             "deactivation_share": round(plan.deactivation_share, 4),
             "mass_deactivation_guard": guard or "ok",
             "changes": dg.MetadataValue.md(plan_preview(plan)),
