@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Optional, Sequence
 
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
+
+SENT = "sent"  # recorded before the write leaves; settled to success or failed afterwards
 
 
 @dataclass(frozen=True)
@@ -14,26 +16,49 @@ class AuditRecord:
     entity: str
     glyms_key: str
     operation: str
-    outcome: str  # success | failed | skipped
+    outcome: str  # sent | success | failed | skipped
     bitrix_id: Optional[str] = None
     error: Optional[str] = None
     detail: Optional[dict[str, Any]] = None
 
 
-def record_audit(db: GlymsDatabase, run_id: str, records: Iterable[AuditRecord]) -> int:
-    """Insert the records in one transaction; returns how many were written."""
-    rows = [
-        {
-            "run_id": run_id,
-            "entity": r.entity,
-            "glyms_key": r.glyms_key,
-            "bitrix_id": r.bitrix_id,
-            "operation": r.operation,
-            "outcome": r.outcome,
-            "error": r.error,
-            "detail": json.dumps(r.detail, ensure_ascii=False, default=str) if r.detail is not None else None,
-        }
-        for r in records
-    ]
-    db.execute_many("insert_sync_audit", rows)
-    return len(rows)
+class AuditTrail:
+    """The audit rows of one run: inserted before the writes, settled after them."""
+
+    def __init__(self, db: GlymsDatabase, run_id: str):
+        self.db = db
+        self.run_id = run_id
+
+    def record(self, records: Sequence[AuditRecord]) -> list[int]:
+        """Insert ``records`` in one statement; returns their audit ids in the same order."""
+        if not records:
+            return []
+        rows = self.db.rows(
+            "insert_sync_audit",
+            {
+                "run_id": self.run_id,
+                "entity": [r.entity for r in records],
+                "glyms_key": [r.glyms_key for r in records],
+                "bitrix_id": [r.bitrix_id for r in records],
+                "operation": [r.operation for r in records],
+                "outcome": [r.outcome for r in records],
+                "error": [r.error for r in records],
+                "detail": [json.dumps(r.detail, ensure_ascii=False, default=str) if r.detail is not None else None
+                           for r in records],
+            },
+        )
+        return sorted(int(row["audit_id"]) for row in rows)
+
+    def settle(self, audit_ids: Sequence[int], records: Sequence[AuditRecord]) -> None:
+        """Write the final outcome of rows recorded as sent."""
+        if not audit_ids:
+            return
+        self.db.execute(
+            "settle_sync_audit",
+            {
+                "audit_id": list(audit_ids),
+                "outcome": [r.outcome for r in records],
+                "error": [r.error for r in records],
+                "bitrix_id": [r.bitrix_id for r in records],
+            },
+        )

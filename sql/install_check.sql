@@ -12,6 +12,7 @@ WITH expected(kind, name) AS (
         ('column', 'f_cliente.sync_log_bitrix24.next_attempt_at'),
         ('column', 'f_cliente.sync_log_bitrix24.bitrix_company_id'),
         ('column', 'f_cliente.sync_log_bitrix24.dagster_run_id'),
+        ('column', 'glyms_b24.sync_audit.settled_at'),
         ('index', 'f_cliente.ix_sync_log_bitrix24_pending'),
         ('index', 'f_cliente.ix_sync_log_bitrix24_cliente'),
         ('function', 'f_cliente.fn_log_btrix24_cliente_changes'),

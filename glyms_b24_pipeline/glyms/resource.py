@@ -30,12 +30,9 @@ class GlymsDatabase(dg.ConfigurableResource):
                 columns = [col.name for col in cur.description]
                 return pd.DataFrame.from_records(cur.fetchall(), columns=columns)
 
-    def execute_many(self, query: str, param_rows: list[Mapping[str, Any]]) -> None:
-        """Run ``sql/queries/<query>.sql`` once per parameter row, in one transaction."""
-        if not param_rows:
-            return
-        import psycopg2.extras
-
+    def execute(self, query: str, params: Optional[Mapping[str, Any]] = None) -> int:
+        """Run ``sql/queries/<query>.sql`` in its own transaction; returns the rows affected."""
         with connect(self.dsn, connect_timeout=self.connect_timeout_seconds) as conn:
             with conn.cursor() as cur:
-                psycopg2.extras.execute_batch(cur, read_sql(f"queries/{query}.sql"), param_rows, page_size=500)
+                cur.execute(read_sql(f"queries/{query}.sql"), params)
+                return cur.rowcount

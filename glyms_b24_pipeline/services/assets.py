@@ -11,13 +11,13 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from glyms_b24_pipeline.audit import record_audit
+from glyms_b24_pipeline.audit import AuditTrail
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.config import ServicesSettings
 from glyms_b24_pipeline.failures import reported_as_failure
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
 from glyms_b24_pipeline.services.plan import ServiceSyncPlan, service_sync_plan
-from glyms_b24_pipeline.services.push import CATALOG_SELECT, ServiceOutcome, apply_service_plan, skipped_records
+from glyms_b24_pipeline.services.push import CATALOG_SELECT, apply_service_plan, skipped_records
 from glyms_b24_pipeline.services.report import markdown_table, plan_preview
 from glyms_b24_pipeline.settings_resource import SyncSettings
 
@@ -204,16 +204,13 @@ def services_push(
         )
 
     run_id = context.run.run_id
-
-    def audit_slice(outcomes: list[ServiceOutcome]) -> None:
-        record_audit(glyms_db, run_id, [record for o in outcomes for record in o.audit])
-
+    trail = AuditTrail(glyms_db, run_id)
     with reported_as_failure():
         client = bitrix24.get_client()
         before = client.counters.as_metadata()
         started = time.monotonic()
-        record_audit(glyms_db, run_id, skipped_records(plan.changes))
-        outcomes = apply_service_plan(client, writes, settings, on_slice_done=audit_slice)
+        trail.record(skipped_records(plan.changes))
+        outcomes = apply_service_plan(client, writes, settings, trail)
     duration = time.monotonic() - started
     after = client.counters.as_metadata()
     failed = [o for o in outcomes if not o.ok]

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from glyms_b24_pipeline.audit import AuditRecord
+from glyms_b24_pipeline.audit import SENT, AuditRecord, AuditTrail
 from glyms_b24_pipeline.config import ServicesSettings
 from glyms_b24_pipeline.services.plan import Action, CatalogService, PlannedChange, catalog_service, normalise_text
 
 CATALOG_SELECT = ["id", "iblockId", "xmlId", "name", "active", "code", "detailText", "iblockSectionId"]
 
-# Services per slice: audit rows are written after each slice, so a crash loses at most one
-# slice's records (the next run's full comparison repairs the catalog either way).
+# Services per slice: the audit rows of a slice are written before its batches leave and settled
+# after them, so a crash leaves at most one slice of rows at 'sent' (outcome unknown).
 SLICE_SIZE = 250
 
 
@@ -104,20 +104,22 @@ def apply_service_plan(
     client: Any,
     changes: Sequence[PlannedChange],
     settings: ServicesSettings,
-    on_slice_done: Callable[[list[ServiceOutcome]], None] = lambda outcomes: None,
+    trail: Optional[AuditTrail] = None,
 ) -> list[ServiceOutcome]:
     """Send every write of ``changes`` through ``client.batch``; one outcome per change.
 
     A failed command fails only its own service; a create whose price failed is reported
     failed with the service id kept, so the next run adds the missing price. Batches are
     never resent after a lost answer (a create could apply twice); instead the services
-    concerned are read back and each lost write is settled as applied or not.
+    concerned are read back and each lost write is settled as applied or not. With a
+    ``trail``, every write is recorded as sent before its batch leaves and settled after.
     """
     outcomes: list[ServiceOutcome] = []
     writing = [c for c in changes if c.writes]
     for start in range(0, len(writing), SLICE_SIZE):
         slice_changes = writing[start : start + SLICE_SIZE]
         planned = [(change, service_commands(change, settings)) for change in slice_changes]
+        audit_ids = trail.record([_sent_record(cmd, change) for change, cmds in planned for cmd in cmds]) if trail else []
         results = client.batch({cmd.key: (cmd.method, cmd.params) for _, cmds in planned for cmd in cmds},
                                idempotent=False)
         slice_outcomes = []
@@ -134,7 +136,8 @@ def apply_service_plan(
                     outcome.steps.append(CommandStep(cmd, status, str(result.error)))
             slice_outcomes.append(outcome)
         settle_lost_answers(client, [o for o in slice_outcomes if any(s.status == "unknown" for s in o.steps)], settings)
-        on_slice_done(slice_outcomes)
+        if trail:
+            trail.settle(audit_ids, [record for outcome in slice_outcomes for record in outcome.audit])
         outcomes.extend(slice_outcomes)
     return outcomes
 
@@ -211,6 +214,17 @@ def settle_lost_answers(client: Any, outcomes: Sequence[ServiceOutcome], setting
             else:
                 step.status = "failed"
                 step.error = f"{step.error}; answer lost and the write is not in Bitrix24 (read back); the next run retries"
+
+
+def _sent_record(cmd: ServiceCommand, change: PlannedChange) -> AuditRecord:
+    return AuditRecord(
+        entity="service_price" if cmd.operation.startswith("price") else "service",
+        glyms_key=change.xml_id,
+        operation=cmd.operation,
+        outcome=SENT,
+        bitrix_id=str(change.bitrix_id) if change.bitrix_id is not None else None,
+        detail=_audit_detail(cmd, change),
+    )
 
 
 def _audit_detail(cmd: ServiceCommand, change: PlannedChange) -> dict[str, Any]:

@@ -243,3 +243,28 @@ def test_oauth_token_expiring_mid_push_is_refreshed_and_the_sync_completes(seede
     assert push["failed"] == 0 and push["b24_refreshes"] == 1
     assert store.load().generation == 2
     assert materialization(sync(resources), "sync", "services_plan")["writes"] == 0
+
+
+def test_writes_are_audited_as_sent_before_they_leave_and_settled_after(seeded, resources, emulator):
+    import threading
+    import time
+
+    dsn, _ = seeded
+    emulator.add_fault(Fault(kind="slow", method="catalog.product.service.add", nth=1, delay_seconds=3))
+    outcome = {}
+    runner = threading.Thread(target=lambda: outcome.setdefault("result", sync(resources)))
+    runner.start()
+    seen_in_flight = []
+    deadline = time.monotonic() + 20
+    while runner.is_alive() and time.monotonic() < deadline and not seen_in_flight:
+        seen_in_flight = [row for row in _audit(dsn) if row[5] == "sent"]
+        time.sleep(0.1)
+    runner.join(timeout=60)
+    # while the portal was still working on the first batch, its writes were already on record
+    assert seen_in_flight and {row[4] for row in seen_in_flight} >= {"create"}
+    assert outcome["result"].success
+    rows = _audit(dsn)
+    assert rows and not [row for row in rows if row[5] == "sent"]
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM glyms_b24.sync_audit WHERE outcome = 'success' AND settled_at IS NULL")
+        assert cur.fetchone()[0] == 0

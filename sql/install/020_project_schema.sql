@@ -17,7 +17,9 @@ CREATE TABLE IF NOT EXISTS glyms_b24.oauth_token (
     PRIMARY KEY (portal_url, client_id)
 );
 
--- Every write the pipeline attempts, one row each: what, where, and how it ended.
+-- Every write the pipeline attempts, one row each: what, where, and how it ended. A write is
+-- recorded as 'sent' before it leaves and settled (success/failed) after, so a crash in between
+-- leaves a truthful 'sent' (outcome unknown), never a write without a row. 'skipped' = not sent.
 CREATE TABLE IF NOT EXISTS glyms_b24.sync_audit (
     audit_id BIGSERIAL PRIMARY KEY,
     run_id TEXT NOT NULL,
@@ -30,5 +32,6 @@ CREATE TABLE IF NOT EXISTS glyms_b24.sync_audit (
     detail JSONB NULL,
     recorded_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
+ALTER TABLE glyms_b24.sync_audit ADD COLUMN IF NOT EXISTS settled_at TIMESTAMP WITH TIME ZONE NULL;
 CREATE INDEX IF NOT EXISTS ix_sync_audit_run ON glyms_b24.sync_audit (run_id);
 CREATE INDEX IF NOT EXISTS ix_sync_audit_key ON glyms_b24.sync_audit (entity, glyms_key, recorded_at);
