@@ -41,9 +41,11 @@ def test_a_server_error_on_a_write_batch_is_outcome_unknown(emulator, hook_clien
 
 
 def test_rate_limited_write_batch_is_resent(make_emulator):
-    emu = make_emulator(rate_limit_burst=1, rate_limit_drain_per_second=5.0)
+    # the portal frees a slot every 50 ms; six jittered back-offs (>= 0.35 s in all) always outlast it
+    emu = make_emulator(rate_limit_burst=1, rate_limit_drain_per_second=20.0)
     client = Bitrix24Client(WebhookAuth(emu.add_webhook(user_id=1)), **{**FAST, "rate_limit_burst": 50,
-                                                                         "rate_limit_drain_per_second": 50.0})
+                                                                         "rate_limit_drain_per_second": 50.0,
+                                                                         "max_retries": 6})
     with client:
         client.call("user.current")
         outcomes = client.batch(_creates(2), idempotent=False)  # 503 first: certainly not applied, so resent

@@ -251,18 +251,23 @@ def test_writes_are_audited_as_sent_before_they_leave_and_settled_after(seeded, 
 
     dsn, _ = seeded
     emulator.add_fault(Fault(kind="slow", method="catalog.product.service.add", nth=1, delay_seconds=3))
-    outcome = {}
-    runner = threading.Thread(target=lambda: outcome.setdefault("result", sync(resources)))
-    runner.start()
     seen_in_flight = []
-    deadline = time.monotonic() + 20
-    while runner.is_alive() and time.monotonic() < deadline and not seen_in_flight:
-        seen_in_flight = [row for row in _audit(dsn) if row[5] == "sent"]
-        time.sleep(0.1)
-    runner.join(timeout=60)
-    # while the portal was still working on the first batch, its writes were already on record
+    done = threading.Event()
+
+    def watch_audit():  # reads the audit table while the portal is still on the first batch
+        while not done.is_set() and not seen_in_flight:
+            seen_in_flight.extend(row for row in _audit(dsn) if row[5] == "sent")
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch_audit)
+    watcher.start()
+    try:
+        result = sync(resources)  # Dagster stays on the main thread
+    finally:
+        done.set()
+        watcher.join(timeout=30)
     assert seen_in_flight and {row[4] for row in seen_in_flight} >= {"create"}
-    assert outcome["result"].success
+    assert result.success
     rows = _audit(dsn)
     assert rows and not [row for row in rows if row[5] == "sent"]
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
