@@ -50,15 +50,8 @@ class ServiceOutcome:
     @property
     def audit(self) -> list[AuditRecord]:
         return [
-            AuditRecord(
-                entity="service_price" if step.command.operation.startswith("price") else "service",
-                glyms_key=self.change.xml_id,
-                operation=step.command.operation,
-                outcome="success" if step.status == "success" else "failed",
-                bitrix_id=str(self.bitrix_id) if self.bitrix_id is not None else None,
-                error=step.error,
-                detail=_audit_detail(step.command, self.change),
-            )
+            _audit_record(step.command, self.change, "success" if step.status == "success" else "failed",
+                          self.bitrix_id, step.error)
             for step in self.steps
         ]
 
@@ -119,7 +112,8 @@ def apply_service_plan(
     for start in range(0, len(writing), SLICE_SIZE):
         slice_changes = writing[start : start + SLICE_SIZE]
         planned = [(change, service_commands(change, settings)) for change in slice_changes]
-        audit_ids = trail.record([_sent_record(cmd, change) for change, cmds in planned for cmd in cmds]) if trail else []
+        audit_ids = trail.record([_audit_record(cmd, change, SENT, change.bitrix_id)
+                                  for change, cmds in planned for cmd in cmds]) if trail else []
         results = client.batch({cmd.key: (cmd.method, cmd.params) for _, cmds in planned for cmd in cmds},
                                idempotent=False)
         slice_outcomes = []
@@ -216,13 +210,15 @@ def settle_lost_answers(client: Any, outcomes: Sequence[ServiceOutcome], setting
                 step.error = f"{step.error}; answer lost and the write is not in Bitrix24 (read back); the next run retries"
 
 
-def _sent_record(cmd: ServiceCommand, change: PlannedChange) -> AuditRecord:
+def _audit_record(cmd: ServiceCommand, change: PlannedChange, outcome: str, bitrix_id: Optional[int],
+                  error: Optional[str] = None) -> AuditRecord:
     return AuditRecord(
         entity="service_price" if cmd.operation.startswith("price") else "service",
         glyms_key=change.xml_id,
         operation=cmd.operation,
-        outcome=SENT,
-        bitrix_id=str(change.bitrix_id) if change.bitrix_id is not None else None,
+        outcome=outcome,
+        bitrix_id=str(bitrix_id) if bitrix_id is not None else None,
+        error=error,
         detail=_audit_detail(cmd, change),
     )
 
