@@ -112,9 +112,9 @@ def sandbox_command(args: argparse.Namespace) -> int:
         print("\n".join(summary.lines()))
         if args.ui:
             print(f"Dagster UI on http://127.0.0.1:{args.ui_port} (Ctrl-C to stop the sandbox)", flush=True)
-            workspace = Path(__file__).resolve().parents[2] / "workspace.yaml"
-            ui = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-h", "127.0.0.1",
-                                   "-p", str(args.ui_port)])
+            # the module, not workspace.yaml: works from a checkout and from an installed wheel alike
+            ui = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-m", "glyms_b24_pipeline.definitions",
+                                   "-h", "127.0.0.1", "-p", str(args.ui_port)])
             try:
                 ui.wait()
             except KeyboardInterrupt:
