@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 from urllib.parse import urlsplit
 
@@ -117,9 +117,12 @@ def forget_buckets() -> None:
 
 @dataclass
 class _MethodUsage:
-    operating: float = 0.0
+    operating: float = 0.0  # the portal's last running total (``time.operating`` of a direct call)
     reset_at: Optional[float] = None  # unix time
     observed_at: float = 0.0  # unix time
+    # Batch sub-results carry no running total, only each call's ``duration``: those since the
+    # last total are summed here (when, seconds) over the portal's rolling window.
+    since_total: list[tuple[float, float]] = field(default_factory=list)
 
 
 class OperatingTimeTracker:
@@ -140,6 +143,7 @@ class OperatingTimeTracker:
         max_slow_delay: float = 5.0,
         max_wait_seconds: float = 600.0,
         default_block_seconds: float = 60.0,
+        window_seconds: float = 600.0,
         clock: Clock = time.time,
     ):
         self.budget_seconds = float(budget_seconds)
@@ -148,6 +152,7 @@ class OperatingTimeTracker:
         self.max_slow_delay = max_slow_delay
         self.max_wait_seconds = max_wait_seconds
         self.default_block_seconds = default_block_seconds
+        self.window_seconds = window_seconds
         self._clock = clock
         self._lock = threading.Lock()
         self._usage: dict[str, _MethodUsage] = {}
@@ -162,15 +167,34 @@ class OperatingTimeTracker:
             return
         operating = time_info.get("operating")
         reset_at = time_info.get("operating_reset_at")
-        if not isinstance(operating, (int, float)) and not isinstance(reset_at, (int, float)):
+        duration = time_info.get("duration")
+        if not any(isinstance(v, (int, float)) for v in (operating, reset_at, duration)):
             return
+        now = self._clock()
         with self._lock:
             usage = self._usage.setdefault(self._key(method), _MethodUsage())
             if isinstance(operating, (int, float)):
                 usage.operating = float(operating)
+                usage.since_total.clear()  # the portal's total already counts them
+            elif isinstance(duration, (int, float)):
+                usage.since_total.append((now, float(duration)))
             if isinstance(reset_at, (int, float)):
                 usage.reset_at = float(reset_at)
-            usage.observed_at = self._clock()
+            usage.observed_at = now
+
+    def _estimate(self, usage: _MethodUsage, now: float) -> float:
+        """Seconds of the method in the portal's window: its last total plus durations since."""
+        usage.since_total = [(t, d) for t, d in usage.since_total if t > now - self.window_seconds]
+        return usage.operating + sum(d for _, d in usage.since_total)
+
+    def _relief_at(self, usage: _MethodUsage, now: float) -> float:
+        """When enough of the summed durations leave the window to fall below the stop line."""
+        excess = self._estimate(usage, now) - self.stop_fraction * self.budget_seconds
+        for when, seconds in usage.since_total:
+            excess -= seconds
+            if excess < 0:
+                return when + self.window_seconds
+        return usage.observed_at + self.default_block_seconds
 
     def blocked(self, method: str, reset_at: Optional[float] = None) -> float:
         """The portal answered 429 for ``method``: seconds to wait before trying it again."""
@@ -195,10 +219,9 @@ class OperatingTimeTracker:
                 # the oldest minute bucket has expired: the figure is stale and lower by now
                 usage.operating = 0.0
                 usage.reset_at = None
-                return 0.0
-            share = usage.operating / self.budget_seconds
+            share = self._estimate(usage, now) / self.budget_seconds
             if share >= self.stop_fraction:
-                target = usage.reset_at if usage.reset_at else usage.observed_at + self.default_block_seconds
+                target = usage.reset_at if usage.reset_at else self._relief_at(usage, now)
                 return min(self.max_wait_seconds, max(0.0, target - now))
             if share >= self.slow_fraction:
                 span = max(1e-9, self.stop_fraction - self.slow_fraction)
@@ -206,6 +229,7 @@ class OperatingTimeTracker:
             return 0.0
 
     def operating(self, method: str) -> float:
+        """The estimated seconds of ``method`` in the portal's window."""
         with self._lock:
             usage = self._usage.get(self._key(method))
-            return usage.operating if usage else 0.0
+            return self._estimate(usage, self._clock()) if usage else 0.0

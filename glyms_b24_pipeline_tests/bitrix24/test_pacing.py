@@ -54,3 +54,27 @@ def test_a_503_from_a_busy_portal_fills_our_bucket(make_emulator):
             hook.call("crm.status.list", {"filter": {"ENTITY_ID": "COMPANY_TYPE"}})
         assert hook.counters.rate_limited_503 == 1  # one 503, then our bucket knows the portal is full
         assert hook.bucket.level > 4
+
+
+def test_batched_calls_are_paced_by_their_durations_before_the_portal_blocks_them(make_emulator):
+    """Batch sub-results carry no running total; the client sums their durations instead."""
+    from glyms_b24_pipeline.bitrix24.auth import WebhookAuth
+    from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
+
+    from .conftest import FAST
+
+    emu = make_emulator(
+        rate_limit_burst=100000, rate_limit_drain_per_second=100000.0,
+        operating_budget_seconds=3.0, operating_window_seconds=3.0, operating_cost_seconds={"crm.company.add": 0.2},
+    )
+    client = Bitrix24Client(WebhookAuth(emu.add_webhook(user_id=1)),
+                            **{**FAST, "operating_budget_seconds": 3.0, "operating_wait_max_seconds": 10.0})
+    client.operating.window_seconds = 3.0  # this portal's window (the real one is 600 s)
+    with client:
+        for round_number in range(4):  # 4 batches x 5 adds x 0.2 s = 4 s of a 3 s budget
+            outcomes = client.batch({f"c{round_number}_{i}": ("crm.company.add", {"fields": {"TITLE": f"E{i}"}})
+                                     for i in range(5)}, idempotent=False)
+            assert all(o.ok for o in outcomes.values()), [str(o.error) for o in outcomes.values() if not o.ok]
+        assert client.counters.operating_limited_429 == 0
+        assert client.counters.seconds_waited > 0.5
+    assert len(emu.companies()) == 20

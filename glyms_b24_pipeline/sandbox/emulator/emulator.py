@@ -501,6 +501,13 @@ class Bitrix24Emulator:
                 outcome: Any = self._call(caller, spec, command_params)
             except RestError as exc:
                 outcome = exc
-            return outcome, self._time_object(started, started, None, None, with_operating=False)
+            info = self._time_object(started, started, None, None, with_operating=False)
+            if self.settings.operating_limit_enabled:
+                # the configured cost is execution time: it shows in the command's duration too,
+                # the only operating figure a batch sub-result carries
+                cost = self.settings.operating_cost_for(spec.name)
+                info["duration"] += cost
+                info["processing"] += cost
+            return outcome, info
 
         return MethodResult(run_batch(params, execute, self.settings.batch_max_commands))
