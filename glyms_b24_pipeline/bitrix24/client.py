@@ -478,6 +478,7 @@ class Bitrix24Client:
         base["start"] = -1
         path = f"[{result_key}]" if result_key else ""
         rows: list[dict] = []
+        blocked_retries = 0
         while True:
             commands = []
             for page in range(pages_per_batch):
@@ -493,6 +494,12 @@ class Bitrix24Client:
             for page in range(pages_per_batch):
                 outcome = outcomes[f"p{page}"]
                 if not outcome.ok:
+                    if isinstance(outcome.error, errors.OperatingLimitError) and blocked_retries < self.max_retries:
+                        # a read: wait for the method's window, then go on from the last row received
+                        blocked_retries += 1
+                        self.counters.add("retries")
+                        self._wait(self.operating.blocked(method, outcome.error.reset_at))
+                        break
                     raise outcome.error  # type: ignore[misc]
                 page_rows = self._unwrap(outcome.result, result_key, method)
                 for row in page_rows:

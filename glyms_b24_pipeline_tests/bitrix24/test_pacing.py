@@ -78,3 +78,28 @@ def test_batched_calls_are_paced_by_their_durations_before_the_portal_blocks_the
         assert client.counters.operating_limited_429 == 0
         assert client.counters.seconds_waited > 0.5
     assert len(emu.companies()) == 20
+
+
+def test_fast_listing_waits_out_an_operating_block_and_resumes(make_emulator):
+    from glyms_b24_pipeline.bitrix24.auth import WebhookAuth
+    from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
+
+    from .conftest import FAST
+
+    emu = make_emulator(
+        rate_limit_burst=100000, rate_limit_drain_per_second=100000.0,
+        operating_budget_seconds=1.0, operating_window_seconds=1.5,
+        operating_cost_seconds={"catalog.product.service.list": 0.3},
+    )
+    for i in range(260):
+        emu.seed_service(iblockId=24, name=f"Servicio {i}", xmlId=str(i + 1))
+    # the client believes in the real 480 s budget, so only the portal's 429 can stop it
+    client = Bitrix24Client(WebhookAuth(emu.add_webhook(user_id=1)), **{**FAST, "max_retries": 6})
+    # a 429 inside a batch names no reset time: wait one of this portal's windows (real: 60 s)
+    client.operating.default_block_seconds = 1.5
+    with client:
+        rows = client.list_fast("catalog.product.service.list",
+                                {"select": ["id", "iblockId", "xmlId"], "filter": {"iblockId": 24}},
+                                id_field="id", result_key="services", pages_per_batch=2)
+        assert client.counters.operating_limited_429 >= 1
+    assert [int(r["xmlId"]) for r in rows] == list(range(1, 261))
