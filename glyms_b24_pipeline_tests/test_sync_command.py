@@ -81,3 +81,22 @@ def test_the_guard_message_reaches_the_operator(glyms_dsn, emulator, tmp_path, m
     assert emulator.services(iblock_id=24)[0]["active"] == "Y"
     assert main(["sync", "--allow-mass-deactivation"]) == 0
     assert emulator.services(iblock_id=24)[0]["active"] == "N"
+
+
+def test_client_retries_show_in_the_run_event_log(glyms_dsn, emulator, tmp_path, monkeypatch, capsys):
+    import shutil
+    from pathlib import Path
+
+    from glyms_b24_pipeline.sandbox.emulator import Fault
+
+    shutil.copy(Path(__file__).resolve().parent.parent / "dagster.yaml", tmp_path / "dagster.yaml")
+    seed_glyms(glyms_dsn, services=10, customers=0, seed=8)
+    monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
+    monkeypatch.setenv("B24_WEBHOOK_URL", emulator.add_webhook(user_id=1))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    emulator.add_fault(Fault(kind="http_502", method="catalog.product.service.list", nth=1))
+    assert main(["sync", "--dry-run"]) == 0
+    with dg.DagsterInstance.get() as instance:
+        run = instance.get_runs()[0]
+        messages = [entry.user_message for entry in instance.all_logs(run.run_id)]
+    assert any("ServerError; retry 1/" in message for message in messages)

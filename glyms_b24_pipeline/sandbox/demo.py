@@ -31,6 +31,10 @@ _INSTANCE_YAML = """\
 # Sandbox Dagster instance: run history kept in this folder (SQLite).
 telemetry:
   enabled: false
+python_logs:
+  python_log_level: INFO
+  managed_python_loggers:
+    - glyms_b24_pipeline
 concurrency:
   runs:
     tag_concurrency_limits:
