@@ -24,7 +24,7 @@ import urllib3
 
 from glyms_b24_pipeline.bitrix24 import errors
 from glyms_b24_pipeline.bitrix24.auth import Auth, install_log_redaction
-from glyms_b24_pipeline.bitrix24.encoding import command_string, json_body, references
+from glyms_b24_pipeline.bitrix24.encoding import command_string, json_body, references, resolve_references
 from glyms_b24_pipeline.bitrix24.pacing import LeakyBucket, OperatingTimeTracker, bucket_for_portal
 
 log = logging.getLogger(__name__)
@@ -377,8 +377,36 @@ class Bitrix24Client:
         ``idempotent=False`` (writes such as creates): a chunk whose answer was lost is not
         sent again, because it may have been applied; its commands come back with an error
         whose ``outcome_unknown`` is true, for the caller to verify by reading.
+
+        Commands the portal refused with ``OPERATION_TIME_LIMIT`` did not run, so (without
+        ``halt``) they are sent again once their method's window allows, together with the
+        commands that failed only because they referred to them.
         """
-        plan = plan_chunks(self._normalize(commands))
+        ordered = self._normalize(commands)
+        outcomes = self._run_chunks(plan_chunks(ordered), halt=halt, idempotent=idempotent)
+        if not halt:
+            self._resend_blocked(ordered, outcomes, idempotent=idempotent)
+        return {command.key: outcomes[command.key] for command in ordered}
+
+    def _resend_blocked(self, ordered: list[BatchCommand], outcomes: dict[str, CommandOutcome], *, idempotent: bool) -> None:
+        """Commands refused with OPERATION_TIME_LIMIT never ran: wait for their method's window
+        and send them again, with the commands that failed only because they referred to them."""
+        for _ in range(self.max_retries):
+            resend = {c.key for c in ordered if isinstance(outcomes[c.key].error, errors.OperatingLimitError)}
+            if not resend:
+                return
+            for command in ordered:  # e.g. a price whose $result[create] was refused
+                if not outcomes[command.key].ok and references(command.params) & resend:
+                    resend.add(command.key)
+            self.counters.add("retries")
+            self._wait(max(self.operating.blocked(outcomes[k].method, getattr(outcomes[k].error, "reset_at", None))
+                           for k in resend if isinstance(outcomes[k].error, errors.OperatingLimitError)))
+            done = {key: o.result for key, o in outcomes.items() if o.ok}
+            again = [BatchCommand(c.key, c.method, resolve_references(c.params, done)) for c in ordered if c.key in resend]
+            log.info("resending %d command(s) refused for operating time", len(again))
+            outcomes.update(self._run_chunks(plan_chunks(again), halt=False, idempotent=idempotent))
+
+    def _run_chunks(self, plan: list[list[BatchCommand]], *, halt: bool, idempotent: bool) -> dict[str, CommandOutcome]:
         outcomes: dict[str, CommandOutcome] = {}
         stop: Optional[errors.Bitrix24Error] = None
         for chunk in plan:
@@ -399,7 +427,7 @@ class Bitrix24Client:
             failed = self._collect(chunk, data, halt, outcomes)
             if halt and failed:
                 stop = errors.NotExecutedError("an earlier command failed (halt)", method="batch")
-        return {command.key: outcomes[command.key] for chunk in plan for command in chunk}
+        return outcomes
 
     def _collect(self, chunk: list[BatchCommand], data: dict, halt: bool, outcomes: dict[str, CommandOutcome]) -> bool:
         body = data.get("result")
@@ -478,7 +506,6 @@ class Bitrix24Client:
         base["start"] = -1
         path = f"[{result_key}]" if result_key else ""
         rows: list[dict] = []
-        blocked_retries = 0
         while True:
             commands = []
             for page in range(pages_per_batch):
@@ -494,12 +521,6 @@ class Bitrix24Client:
             for page in range(pages_per_batch):
                 outcome = outcomes[f"p{page}"]
                 if not outcome.ok:
-                    if isinstance(outcome.error, errors.OperatingLimitError) and blocked_retries < self.max_retries:
-                        # a read: wait for the method's window, then go on from the last row received
-                        blocked_retries += 1
-                        self.counters.add("retries")
-                        self._wait(self.operating.blocked(method, outcome.error.reset_at))
-                        break
                     raise outcome.error  # type: ignore[misc]
                 page_rows = self._unwrap(outcome.result, result_key, method)
                 for row in page_rows:

@@ -90,6 +90,33 @@ def references(params: Any) -> set[str]:
     return found
 
 
+_WHOLE_RESULT_REFERENCE = re.compile(r"^\$result((?:\[[^\]\[]+\])+)$")
+
+
+def resolve_references(params: Any, results: Mapping[str, Any]) -> Any:
+    """``params`` with each whole-value ``$result[key][...]`` of a key in ``results`` replaced by
+    the value it names, so a command can be sent again without the command it referred to."""
+    if isinstance(params, Mapping):
+        return {key: resolve_references(item, results) for key, item in params.items()}
+    if isinstance(params, (list, tuple)):
+        return [resolve_references(item, results) for item in params]
+    if isinstance(params, str):
+        match = _WHOLE_RESULT_REFERENCE.match(params)
+        if match:
+            path = re.findall(r"\[([^\]\[]+)\]", match.group(1))
+            if path[0] in results:
+                value: Any = results[path[0]]
+                for step in path[1:]:
+                    if isinstance(value, Mapping) and step in value:
+                        value = value[step]
+                    elif isinstance(value, list) and step.isdigit() and int(step) < len(value):
+                        value = value[int(step)]
+                    else:
+                        return params
+                return value
+    return params
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)

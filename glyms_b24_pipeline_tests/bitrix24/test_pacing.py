@@ -103,3 +103,28 @@ def test_fast_listing_waits_out_an_operating_block_and_resumes(make_emulator):
                                 id_field="id", result_key="services", pages_per_batch=2)
         assert client.counters.operating_limited_429 >= 1
     assert [int(r["xmlId"]) for r in rows] == list(range(1, 261))
+
+
+def test_commands_refused_for_operating_time_are_resent_with_their_dependents(make_emulator):
+    from glyms_b24_pipeline.bitrix24.auth import WebhookAuth
+    from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
+
+    from .conftest import FAST
+
+    emu = make_emulator(
+        rate_limit_burst=100000, rate_limit_drain_per_second=100000.0,
+        operating_budget_seconds=1.0, operating_window_seconds=1.5, operating_cost_seconds={"crm.company.add": 0.3},
+    )
+    client = Bitrix24Client(WebhookAuth(emu.add_webhook(user_id=1)), **FAST)  # believes in 480 s: meets the 429
+    client.operating.default_block_seconds = 1.5  # this portal's window (real: 60 s)
+    commands = {}
+    for i in range(6):
+        commands[f"c{i}"] = ("crm.company.add", {"fields": {"TITLE": f"Empresa {i}"}})
+        commands[f"u{i}"] = ("crm.company.update", {"id": f"$result[c{i}]", "fields": {"COMMENTS": f"nota {i}"}})
+    with client:
+        outcomes = client.batch(commands, idempotent=False)
+        assert client.counters.operating_limited_429 >= 1
+    assert all(o.ok for o in outcomes.values()), {k: str(o.error) for k, o in outcomes.items() if not o.ok}
+    companies = emu.companies()
+    assert sorted(c["TITLE"] for c in companies) == [f"Empresa {i}" for i in range(6)]  # none twice
+    assert sorted(c["COMMENTS"] for c in companies) == [f"nota {i}" for i in range(6)]

@@ -172,3 +172,14 @@ def test_token_set_repr_and_redaction_hide_secrets():
     line = 'GET /oauth/token/?grant_type=refresh_token&client_id=x&client_secret=S3&refresh_token=RT-456 HTTP/1.1'
     assert "S3" not in redact(line) and "RT-456" not in redact(line)
     assert "abc123" not in redact("POST /rest/1/abc123/user.current HTTP/1.1")
+
+
+def test_resolve_references_replaces_whole_value_placeholders_of_known_keys():
+    from glyms_b24_pipeline.bitrix24.encoding import resolve_references
+
+    done = {"s1": {"service": {"id": 1264}}, "l": [{"ID": "7"}]}
+    params = {"fields": {"productId": "$result[s1][service][id]", "other": "$result[s2][service][id]",
+                         "first": "$result[l][0][ID]", "missing": "$result[s1][service][nope]", "text": "x $result[s1]"}}
+    assert resolve_references(params, done) == {"fields": {
+        "productId": 1264, "other": "$result[s2][service][id]", "first": "7",
+        "missing": "$result[s1][service][nope]", "text": "x $result[s1]"}}
