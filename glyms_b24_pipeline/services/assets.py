@@ -17,7 +17,14 @@ from glyms_b24_pipeline.config import ServicesSettings
 from glyms_b24_pipeline.failures import reported_as_failure
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
 from glyms_b24_pipeline.services.plan import ServiceSyncPlan, service_sync_plan
-from glyms_b24_pipeline.services.push import CATALOG_SELECT, apply_service_plan, skipped_records
+from glyms_b24_pipeline.services.push import (
+    CATALOG_SELECT,
+    PRICE_SELECT,
+    apply_service_plan,
+    list_catalog_services,
+    list_service_prices,
+    skipped_records,
+)
 from glyms_b24_pipeline.services.report import markdown_table, plan_preview
 from glyms_b24_pipeline.settings_resource import SyncSettings
 
@@ -91,24 +98,13 @@ def catalog_services(bitrix24: Bitrix24Resource, sync_settings: SyncSettings):
         settings = sync_settings.load().services
         client = bitrix24.get_client()
         before = client.counters.requests
-        services = client.list_fast(
-            "catalog.product.service.list",
-            {"select": CATALOG_SELECT, "filter": {"iblockId": settings.iblock_id}},
-            id_field="id",
-            result_key="services",
-        )
-        prices = client.list_fast(
-            "catalog.price.list",
-            {"select": ["id", "productId", "catalogGroupId", "price", "currency"],
-             "filter": {"catalogGroupId": settings.price_type_id}},
-            id_field="id",
-            result_key="prices",
-        )
+        services = list_catalog_services(client, settings)
+        prices = list_service_prices(client, settings)
     managed = [s for s in services if str(s.get("xmlId") or "").strip()]
     managed_ids = {int(s["id"]) for s in managed}
     price_df = pd.DataFrame(
         [p for p in prices if int(p["productId"]) in managed_ids],
-        columns=["id", "productId", "catalogGroupId", "price", "currency"],
+        columns=PRICE_SELECT,
     ).drop_duplicates("productId").rename(columns={"id": "price_id"})  # the portal allows one per type
     df = pd.DataFrame(managed, columns=CATALOG_SELECT).merge(price_df, how="left", left_on="id", right_on="productId")
     df = df.drop(columns=["productId"])

@@ -138,6 +138,11 @@ class ServiceSyncPlan:
         return result
 
 
+def _missing(value: Any) -> bool:
+    """None, or the NaN pandas puts in an empty numeric cell."""
+    return value is None or (isinstance(value, float) and value != value)
+
+
 def normalise_text(value: Any) -> str:
     """Trimmed text; ``None`` and blanks become ``""`` (Bitrix24 returns ``null`` for ``""``)."""
     if value is None:
@@ -147,7 +152,7 @@ def normalise_text(value: Any) -> str:
 
 def normalise_price(value: Any, decimals: int) -> Optional[Decimal]:
     """A price as a Decimal at the currency's precision, or None when absent/unreadable."""
-    if value is None or (isinstance(value, float) and value != value):
+    if _missing(value):
         return None
     try:
         number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
@@ -159,7 +164,7 @@ def normalise_price(value: Any, decimals: int) -> Optional[Decimal]:
 
 
 def _optional_int(value: Any) -> Optional[int]:
-    if value is None or (isinstance(value, float) and value != value):
+    if _missing(value):
         return None
     try:
         return int(value)
@@ -181,7 +186,7 @@ def desired_service(row: Mapping[str, Any], settings: ServicesSettings) -> tuple
         return None, f"descripcion is {len(name)} characters long; Bitrix24 keeps at most {MAX_NAME_LENGTH}", ()
     raw_price = row.get("precio")
     price = normalise_price(raw_price, settings.currency_decimals)
-    if raw_price is not None and price is None and not (isinstance(raw_price, float) and raw_price != raw_price):
+    if price is None and not _missing(raw_price):
         return None, f"precio {raw_price!r} is not a number", ()
     if price is not None and price < 0:
         return None, f"precio {price} is negative", ()

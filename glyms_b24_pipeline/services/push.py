@@ -10,6 +10,7 @@ from glyms_b24_pipeline.config import ServicesSettings
 from glyms_b24_pipeline.services.plan import Action, CatalogService, PlannedChange, catalog_service, normalise_text
 
 CATALOG_SELECT = ["id", "iblockId", "xmlId", "name", "active", "code", "detailText", "iblockSectionId"]
+PRICE_SELECT = ["id", "productId", "catalogGroupId", "price", "currency"]
 
 # Services per slice: the audit rows of a slice are written before its batches leave and settled
 # after them, so a crash leaves at most one slice of rows at 'sent' (outcome unknown).
@@ -54,6 +55,20 @@ class ServiceOutcome:
                           self.bitrix_id, step.error)
             for step in self.steps
         ]
+
+
+def list_catalog_services(client: Any, settings: ServicesSettings, **filters: Any) -> list[dict]:
+    """Service products of the configured iblock (fast listing), narrowed by ``filters``."""
+    return client.list_fast("catalog.product.service.list",
+                            {"select": CATALOG_SELECT, "filter": {"iblockId": settings.iblock_id, **filters}},
+                            id_field="id", result_key="services")
+
+
+def list_service_prices(client: Any, settings: ServicesSettings, **filters: Any) -> list[dict]:
+    """Price rows of the configured price type (fast listing), narrowed by ``filters``."""
+    return client.list_fast("catalog.price.list",
+                            {"select": PRICE_SELECT, "filter": {"catalogGroupId": settings.price_type_id, **filters}},
+                            id_field="id", result_key="prices")
 
 
 def service_commands(change: PlannedChange, settings: ServicesSettings) -> list[ServiceCommand]:
@@ -163,23 +178,12 @@ def settle_lost_answers(client: Any, outcomes: Sequence[ServiceOutcome], setting
         return
     xml_ids = [o.change.xml_id for o in outcomes]
     try:
-        items = client.list_fast(
-            "catalog.product.service.list",
-            {"select": CATALOG_SELECT, "filter": {"iblockId": settings.iblock_id, "xmlId": xml_ids}},
-            id_field="id",
-            result_key="services",
-        )
+        items = list_catalog_services(client, settings, xmlId=xml_ids)
         by_xml: dict[str, list[Mapping[str, Any]]] = {}
         for item in items:
             by_xml.setdefault(normalise_text(item.get("xmlId")), []).append(item)
         product_ids = [int(i["id"]) for i in items]
-        prices = client.list_fast(
-            "catalog.price.list",
-            {"select": ["id", "productId", "catalogGroupId", "price", "currency"],
-             "filter": {"@productId": product_ids, "catalogGroupId": settings.price_type_id}},
-            id_field="id",
-            result_key="prices",
-        ) if product_ids else []
+        prices = list_service_prices(client, settings, **{"@productId": product_ids}) if product_ids else []
     except Exception as exc:  # the read-back is best effort: the next run compares anyway
         for outcome in outcomes:
             for step in outcome.steps:

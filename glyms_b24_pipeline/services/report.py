@@ -34,7 +34,7 @@ def _describe(change: PlannedChange) -> str:
 def plan_preview(plan: ServiceSyncPlan, limit: int = PREVIEW_ROWS) -> str:
     """Markdown preview of the changes (writes and problems first; unchanged rows left out)."""
     order = [Action.CREATE, Action.UPDATE, Action.REACTIVATE, Action.DEACTIVATE, Action.INVALID, Action.DUPLICATE]
-    shown = [c for action in order for c in plan.by_action(action) if action not in (Action.UPDATE,) or c.writes]
+    shown = [c for action in order for c in plan.by_action(action)]
     if not shown:
         return "No changes: the catalog already matches Glyms."
     table = markdown_table(
