@@ -21,7 +21,7 @@ import time
 
 from glyms_b24_pipeline.bitrix24.auth import WebhookAuth
 from glyms_b24_pipeline.bitrix24.client import BatchCommand, Bitrix24Client
-from glyms_b24_pipeline.sandbox.emulator import Bitrix24Emulator, EmulatorSettings
+from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
 
 
 def _table(rows: list[tuple[str, str]]) -> str:

@@ -27,7 +27,7 @@ import dagster as dg
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.glyms.install import install_sql
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
-from glyms_b24_pipeline.sandbox.emulator import Bitrix24Emulator, EmulatorSettings
+from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
 from glyms_b24_pipeline.sandbox.glyms_seed import add_price_version, add_service_version, seed_glyms
 from glyms_b24_pipeline.sandbox.postgres import (
     EmbeddedPostgres,

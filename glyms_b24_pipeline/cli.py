@@ -78,7 +78,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if "emulator" in argv:
         position = argv.index("emulator")
         if all(arg.startswith("-") for arg in argv[:position]):
-            from glyms_b24_pipeline.sandbox.emulator.cli import main as emulator_main
+            from bitrix24_emulator.cli import main as emulator_main
 
             return emulator_main(argv[position + 1 :])
     args = build_parser().parse_args(argv)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["glyms_b24_pipeline_tests.emulator_fixtures"]
-
 import os
 import uuid
 

@@ -87,7 +87,7 @@ def test_client_retries_show_in_the_run_event_log(glyms_dsn, emulator, tmp_path,
     import shutil
     from pathlib import Path
 
-    from glyms_b24_pipeline.sandbox.emulator import Fault
+    from bitrix24_emulator import Fault
 
     shutil.copy(Path(__file__).resolve().parent.parent / "dagster.yaml", tmp_path / "dagster.yaml")
     seed_glyms(glyms_dsn, services=10, customers=0, seed=8)

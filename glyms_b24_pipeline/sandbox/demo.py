@@ -82,7 +82,7 @@ def authorise(portal_url: str, oauth_url: str, dsn: str) -> None:
 
 
 def sandbox_command(args: argparse.Namespace) -> int:
-    from glyms_b24_pipeline.sandbox.emulator import Bitrix24Emulator, EmulatorSettings
+    from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
     from glyms_b24_pipeline.sync_command import run_services_sync
 
     root = Path(args.dir).resolve()

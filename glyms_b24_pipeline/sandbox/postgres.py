@@ -12,6 +12,7 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
+from glyms_b24_pipeline.errors import OperatorError
 from glyms_b24_pipeline.sql_files import read_sql
 
 
@@ -27,7 +28,13 @@ class EmbeddedPostgres:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (cron, CI); harmless here
             warnings.simplefilter("ignore")
-            import pgserver  # heavy import; only when an embedded server is really wanted
+            try:
+                import pgserver  # heavy import; only when an embedded server is really wanted
+            except ImportError:
+                raise OperatorError(
+                    "the embedded PostgreSQL is not installed: pip install -e '.[sandbox]' "
+                    "(or point GLYMS_B24_SANDBOX_PG_DSN / GLYMS_B24_TEST_PG_DSN at a server)"
+                ) from None
 
             self._server = pgserver.get_server(str(self.data_dir), cleanup_mode="stop")
         self.socket_dir = str(self._server.get_uri()).split("host=")[-1].split("&")[0]

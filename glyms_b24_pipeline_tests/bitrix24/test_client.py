@@ -6,7 +6,7 @@ import pytest
 
 from glyms_b24_pipeline.bitrix24 import errors
 from glyms_b24_pipeline.bitrix24.client import BatchCommand
-from glyms_b24_pipeline.sandbox.emulator import Fault
+from bitrix24_emulator import Fault
 
 from .conftest import log_of, webhook_client
 

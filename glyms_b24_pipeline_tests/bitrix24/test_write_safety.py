@@ -5,7 +5,7 @@ import socket
 from glyms_b24_pipeline.bitrix24 import errors
 from glyms_b24_pipeline.bitrix24.auth import WebhookAuth
 from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
-from glyms_b24_pipeline.sandbox.emulator import Fault
+from bitrix24_emulator import Fault
 
 from .conftest import FAST, log_of
 

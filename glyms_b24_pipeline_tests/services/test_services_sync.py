@@ -9,7 +9,7 @@ import pytest
 
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
-from glyms_b24_pipeline.sandbox.emulator import Fault
+from bitrix24_emulator import Fault
 from glyms_b24_pipeline.sandbox.glyms_seed import add_price_version, add_service_version, seed_glyms
 from glyms_b24_pipeline.services.assets import ServicesPushConfig, services_assets
 from glyms_b24_pipeline.settings_resource import SyncSettings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from glyms_b24_pipeline.sandbox.emulator import build_php_query
+from bitrix24_emulator import build_php_query
 
 
 def test_named_batch_with_references_and_maps(emulator, rest):

@@ -7,8 +7,8 @@ import json
 import pytest
 import requests
 
-from glyms_b24_pipeline.sandbox.emulator import Bitrix24Emulator, EmulatorSettings
-from glyms_b24_pipeline_tests.emulator_fixtures import TEST_CLIENT_ID, TEST_CLIENT_SECRET
+from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
+from bitrix24_emulator.testing import TEST_CLIENT_ID, TEST_CLIENT_SECRET
 
 
 def test_state_survives_a_restart(tmp_path):

@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from glyms_b24_pipeline_tests.emulator_fixtures import TEST_CLIENT_ID
+from bitrix24_emulator.testing import TEST_CLIENT_ID
 
 
 def _client(emulator):

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from glyms_b24_pipeline.sandbox.emulator.cli import build_parser
+from bitrix24_emulator.cli import build_parser
 
 
 def _free_port() -> int:
@@ -75,7 +75,7 @@ def test_cli_starts_under_two_seconds_and_answers_user_current(tmp_path):
 def test_python_module_entry_point(tmp_path):
     port = _free_port()
     process, line, _ = _start(["--port", str(port), "--oauth-port", "0"],
-                              [sys.executable, "-m", "glyms_b24_pipeline.sandbox.emulator"])
+                              [sys.executable, "-m", "bitrix24_emulator"])
     try:
         assert f"http://127.0.0.1:{port}" in line
         response = requests.post(f"http://127.0.0.1:{port}/rest/user.current", json={}, timeout=5)

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from glyms_b24_pipeline_tests.emulator_fixtures import TEST_CLIENT_ID, TEST_CLIENT_SECRET
+from bitrix24_emulator.testing import TEST_CLIENT_ID, TEST_CLIENT_SECRET
 
 TOKEN_KEYS = {"access_token", "client_endpoint", "domain", "expires", "expires_in", "member_id",
               "refresh_token", "scope", "server_endpoint", "status", "user_id"}

@@ -7,7 +7,7 @@ from typing import Any, Callable
 import pytest
 import requests
 
-from glyms_b24_pipeline.sandbox.emulator import Bitrix24Emulator, EmulatorSettings
+from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
 
 TEST_CLIENT_ID = "local.test.app"
 TEST_CLIENT_SECRET = "test-secret"

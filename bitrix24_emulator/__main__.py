@@ -1,4 +1,4 @@
-"""``python -m glyms_b24_pipeline.sandbox.emulator``."""
+"""``python -m bitrix24_emulator``: run the local Bitrix24 portal."""
 
 import sys
 

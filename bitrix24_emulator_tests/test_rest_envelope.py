@@ -7,7 +7,7 @@ import time
 
 import requests
 
-from glyms_b24_pipeline.sandbox.emulator import build_php_query, parse_php_query, php_json_encode
+from bitrix24_emulator import build_php_query, parse_php_query, php_json_encode
 
 TIME_KEYS = ["start", "finish", "duration", "processing", "date_start", "date_finish", "operating_reset_at",
              "operating"]

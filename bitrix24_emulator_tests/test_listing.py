@@ -2,7 +2,7 @@
 
 import random
 
-from glyms_b24_pipeline.sandbox.emulator.listing import apply_filter, apply_order, list_page, parse_filter
+from bitrix24_emulator.listing import apply_filter, apply_order, list_page, parse_filter
 
 
 def test_keyset_page_equals_the_plain_evaluation():

@@ -7,8 +7,8 @@ import time
 import pytest
 import requests
 
-from glyms_b24_pipeline.sandbox.emulator import Fault
-from glyms_b24_pipeline_tests.emulator_fixtures import TEST_CLIENT_ID, TEST_CLIENT_SECRET
+from bitrix24_emulator import Fault
+from bitrix24_emulator.testing import TEST_CLIENT_ID, TEST_CLIENT_SECRET
 
 ADD = "crm.company.add"
 
@@ -150,7 +150,7 @@ def test_unknown_kind_is_refused():
 
 
 def test_command_error_fails_one_batch_command_and_the_rest_run(emulator, rest):
-    from glyms_b24_pipeline.sandbox.emulator import Fault
+    from bitrix24_emulator import Fault
 
     emulator.add_fault(Fault(kind="command_error", method="crm.company.add", nth=2))
     cmd = {f"c{i}": f"crm.company.add?fields[TITLE]=Empresa%20{i}" for i in range(4)}
