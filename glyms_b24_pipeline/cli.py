@@ -9,6 +9,7 @@ import sys
 from typing import Callable, Optional, Sequence
 
 from glyms_b24_pipeline.errors import OperatorError
+from glyms_b24_pipeline.sync.registry import sync_names
 
 # subcommand -> "module:function"; each function takes (args) and returns an exit code.
 # Modules are imported only when their command runs, so `glyms-b24 --help` stays fast.
@@ -55,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     directory.add_argument("entity_id", metavar="ENTITY_ID", help="e.g. COMPANY_TYPE or INDUSTRY")
 
     sync = commands.add_parser("sync", help="run a sync now, as a Dagster run (visible in the UI)")
-    sync.add_argument("--type", dest="sync_type", choices=["services"], default="services")
+    sync.add_argument("--type", dest="sync_type", choices=[*sync_names(), "all"], default="all",
+                      help="which sync to run (default: all, as the legacy --sync_type all)")
     sync.add_argument("--dry-run", action="store_true", help="compute and show the plan; write nothing to Bitrix24")
     sync.add_argument(
         "--allow-mass-deactivation",
@@ -82,15 +84,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
             return emulator_main(argv[position + 1 :])
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = logging.DEBUG if args.debug else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        # Dagster lowers our loggers' level during runs (python_logs: INFO, for the event log);
+        # the terminal still shows only what the operator asked for
+        handler.setLevel(level)
     try:
         return int(_handler(args.command)(args) or 0)
     except OperatorError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except KeyboardInterrupt:
         print("interrumpido", file=sys.stderr)
         return 130

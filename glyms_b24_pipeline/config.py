@@ -9,6 +9,7 @@ from typing import Any, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from glyms_b24_pipeline.bitrix24.limits import ClientLimits
 from glyms_b24_pipeline.errors import ConfigError
 
 CONFIG_ENV_VAR = "GLYMS_B24_CONFIG"
@@ -28,21 +29,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class RateLimitSettings(_Strict):
-    """Client-side leaky bucket; match the portal's plan (standard 50/2, Enterprise 250/5)."""
+class Bitrix24Settings(ClientLimits):
+    """The client's limits (one model, shared with the resource and the client) plus the OAuth redirect."""
 
-    burst: int = Field(50, ge=1, le=10_000)
-    drain_per_second: float = Field(2.0, gt=0, le=1_000)
-
-
-class Bitrix24Settings(_Strict):
-    rate_limit: RateLimitSettings = RateLimitSettings()
-    connect_timeout_seconds: float = Field(10.0, gt=0)
-    read_timeout_seconds: float = Field(60.0, gt=0)
-    max_retries: int = Field(6, ge=0, le=20)
-    # The portal blocks a method after 480 s of execution time in 10 minutes.
-    operating_budget_seconds: float = Field(480.0, gt=0)
     redirect_uri: str = "http://localhost/"
+
+    def client_limits(self) -> ClientLimits:
+        return ClientLimits.model_validate(self.model_dump(exclude={"redirect_uri"}))
+
+
+class WriterSettings(_Strict):
+    """One writer per portal: how long a second sync waits for the portal lock before giving up."""
+
+    lock_wait_seconds: float = Field(120.0, ge=0, le=86_400)
 
 
 class ServicesSettings(_Strict):
@@ -96,6 +95,7 @@ class Settings(_Strict):
     services: ServicesSettings = ServicesSettings()
     companies: CompaniesSettings = CompaniesSettings()
     bitrix24: Bitrix24Settings = Bitrix24Settings()
+    writer: WriterSettings = WriterSettings()
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -115,7 +115,7 @@ def parse_settings(data: Any, source: str) -> Settings:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections (services, companies, bitrix24), got {type(data).__name__}")
+        raise ConfigError(f"{source}: expected a mapping of sections (services, companies, bitrix24, writer), got {type(data).__name__}")
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

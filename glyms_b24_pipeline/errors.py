@@ -7,6 +7,9 @@ class OperatorError(Exception):
     ``str(error)`` is one line that says what is wrong, where, and what to do.
     """
 
+    #: the CLI's exit code (2: configuration, mapping, authorisation or database problem)
+    exit_code = 2
+
 
 class ConfigError(OperatorError):
     """The configuration file or an environment variable is invalid."""

@@ -11,6 +11,9 @@ import dagster as dg
 from glyms_b24_pipeline.bitrix24.errors import Bitrix24Error, operator_message
 from glyms_b24_pipeline.errors import OperatorError
 
+#: failure metadata key: the CLI's exit code for this failure (3 = another writer holds the portal)
+EXIT_CODE_KEY = "glyms_b24/exit_code"
+
 
 @contextlib.contextmanager
 def reported_as_failure() -> Iterator[None]:
@@ -23,6 +26,8 @@ def reported_as_failure() -> Iterator[None]:
         yield
     except Bitrix24Error as exc:
         webhook_mode = bool(os.environ.get("B24_WEBHOOK_URL"))
-        raise dg.Failure(description=operator_message(exc, webhook_mode=webhook_mode), allow_retries=False) from None
+        raise dg.Failure(description=operator_message(exc, webhook_mode=webhook_mode), allow_retries=False,
+                         metadata={EXIT_CODE_KEY: 2 if isinstance(exc, OperatorError) else 1}) from None
     except OperatorError as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
+        raise dg.Failure(description=str(exc), allow_retries=False,
+                         metadata={EXIT_CODE_KEY: getattr(exc, "exit_code", 2)}) from None

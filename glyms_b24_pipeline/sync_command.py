@@ -1,45 +1,60 @@
-"""``glyms-b24 sync``: run a sync now as a Dagster run on the configured instance."""
+"""``glyms-b24 sync``: run syncs now as Dagster runs on the configured instance."""
 
 from __future__ import annotations
 
 import argparse
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional, Sequence
 
 import dagster as dg
 
 from glyms_b24_pipeline.config import CONFIG_ENV_VAR, load_settings, require_env
 from glyms_b24_pipeline.errors import OperatorError
-
-PUSH_OP = "bitrix24__services_push"
+from glyms_b24_pipeline.failures import EXIT_CODE_KEY
+from glyms_b24_pipeline.sync.registry import SyncOptions, SyncSpec, all_syncs, sync_names
 
 
 @dataclass
 class SyncRunSummary:
     run_id: str
     success: bool
-    plan: dict[str, Any] = field(default_factory=dict)
-    push: dict[str, Any] = field(default_factory=dict)
+    syncs: list[SyncSpec] = field(default_factory=list)
+    plans: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pushes: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)
+    lock_waited_seconds: float = 0.0
+    exit_code: int = 0
+
+    @property
+    def failed_rows(self) -> int:
+        return sum(int(push.get("failed", 0) or 0) for push in self.pushes.values())
+
+    @property
+    def status(self) -> str:
+        """OK only when nothing failed: no step, no row, no check."""
+        if not self.success:
+            return "FAILED"
+        if self.failed_rows or self.failed_checks:
+            return "DONE WITH PROBLEMS"
+        return "OK"
+
+    @property
+    def plan(self) -> dict[str, Any]:  # the first sync's, for single-sync callers
+        return next(iter(self.plans.values()), {})
+
+    @property
+    def push(self) -> dict[str, Any]:
+        return next(iter(self.pushes.values()), {})
 
     def lines(self) -> list[str]:
-        p = self.plan
-        out = [f"Run {self.run_id}: {'OK' if self.success else 'FAILED'}"]
-        if p:
-            out.append(
-                f"  plan: {p.get('create', 0)} to create, {p.get('field_updates', 0)} field updates, "
-                f"{p.get('price_changes', 0)} prices to write, {p.get('deactivate', 0)} to deactivate, "
-                f"{p.get('reactivate', 0)} to reactivate, {p.get('unchanged', 0)} unchanged, "
-                f"{p.get('invalid', 0)} invalid, {p.get('duplicate', 0)} duplicate xmlIds"
-            )
-        if self.push.get("dry_run"):
-            out.append(f"  dry run: nothing written ({self.push.get('planned_writes', 0)} writes planned)")
-        elif self.push:
-            out.append(
-                f"  push: {self.push.get('succeeded', 0)} services written, {self.push.get('failed', 0)} failed, "
-                f"{int(self.push.get('b24_requests', 0))} API requests, {self.push.get('duration_seconds', 0)} s"
-            )
+        out = [f"Run {self.run_id}: {self.status}"]
+        if self.lock_waited_seconds >= 1:
+            out.append(f"  waited {self.lock_waited_seconds:.0f} s for another sync that was writing to the portal")
+        for spec in self.syncs:
+            out += spec.summary(self.plans.get(spec.name, {}), self.pushes.get(spec.name, {}))
+        out += [f"  check failed: {name}" for name in self.failed_checks]
         out += [f"  error: {line}" for line in self.failures]
         return out
 
@@ -48,38 +63,53 @@ def _metadata_values(metadata: dict[str, Any]) -> dict[str, Any]:
     return {key: getattr(value, "value", value) for key, value in metadata.items()}
 
 
-def run_services_sync(
+def job_name_for(syncs: Sequence[SyncSpec]) -> str:
+    return syncs[0].job_name if len(syncs) == 1 else "full_sync"
+
+
+def run_sync(
     instance: dg.DagsterInstance,
+    names: Optional[Sequence[str]] = None,
+    options: SyncOptions = SyncOptions(),
     *,
-    dry_run: bool = False,
-    allow_mass_deactivation: bool = False,
     console_log_level: str = "CRITICAL",
 ) -> SyncRunSummary:
-    """Execute the services_sync job in this process, recorded on ``instance``."""
+    """Execute the job of the named syncs (all when None) in this process, recorded on ``instance``."""
     from glyms_b24_pipeline.definitions import build_definitions
-    from glyms_b24_pipeline.services.assets import ServicesPushConfig
 
-    job = build_definitions().resolve_job_def("services_sync")
+    syncs = all_syncs(names)
+    job = build_definitions().resolve_job_def(job_name_for(syncs))
     result = job.execute_in_process(
         instance=instance,
         run_config=dg.RunConfig(
-            ops={PUSH_OP: ServicesPushConfig(dry_run=dry_run, allow_mass_deactivation=allow_mass_deactivation)},
+            ops={spec.push_op: spec.push_config(options) for spec in syncs},
             # the terminal gets the summary (with the failure in one line); the event log is in the UI
             loggers={"console": {"config": {"log_level": console_log_level}}},
         ),
         raise_on_error=False,
     )
-    summary = SyncRunSummary(run_id=result.run_id, success=result.success)
+    summary = SyncRunSummary(run_id=result.run_id, success=result.success, syncs=syncs)
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization
-        path = materialization.asset_key.path
-        if path == ["sync", "services_plan"]:
-            summary.plan = _metadata_values(materialization.metadata)
-        elif path == ["bitrix24", "services_push"]:
-            summary.push = _metadata_values(materialization.metadata)
+        waited = materialization.metadata.get("lock_waited_seconds")
+        summary.lock_waited_seconds += float(getattr(waited, "value", waited) or 0)
+        for spec in syncs:
+            if materialization.asset_key == spec.plan_key:
+                summary.plans[spec.name] = _metadata_values(materialization.metadata)
+            elif materialization.asset_key == spec.push_key:
+                summary.pushes[spec.name] = _metadata_values(materialization.metadata)
+    summary.failed_checks = sorted(
+        f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}"
+        for evaluation in result.get_asset_check_evaluations() if not evaluation.passed)
+    if summary.failed_rows or summary.failed_checks:
+        summary.exit_code = 1
     if not result.success:
-        failures = [failure_line(e.event_specific_data) for e in result.all_events if e.is_step_failure]
-        summary.failures = failures or ["the run failed before any step ran"]
+        step_failures = [e.event_specific_data for e in result.all_events if e.is_step_failure]
+        # two steps failing for one cause (the database is down) give one line
+        summary.failures = list(dict.fromkeys(failure_line(f) for f in step_failures)) or [
+            "the run failed before any step ran"]
+        codes = [failure_exit_code(f) for f in step_failures]
+        summary.exit_code = max(codes, default=1)
     return summary
 
 
@@ -94,6 +124,12 @@ def failure_line(step_failure: Any) -> str:
     return error.message.strip().splitlines()[0] if error is not None else "step failed"
 
 
+def failure_exit_code(step_failure: Any) -> int:
+    user_failure = getattr(step_failure, "user_failure_data", None)
+    entry = (user_failure.metadata or {}).get(EXIT_CODE_KEY) if user_failure is not None else None
+    return int(getattr(entry, "value", entry)) if entry is not None else 1
+
+
 def sync_command(args: argparse.Namespace) -> int:
     load_settings(args.config)  # a bad file fails here, in one line, before Dagster starts
     if args.config:
@@ -101,9 +137,11 @@ def sync_command(args: argparse.Namespace) -> int:
     require_env("GLYMS_PG_DSN", "DSN of the Glyms PostgreSQL database")
     if not os.environ.get("DAGSTER_HOME"):
         raise OperatorError("DAGSTER_HOME is not set: point it at the folder holding dagster.yaml so the run is kept in the history")
+    names = sync_names() if args.sync_type == "all" else [args.sync_type]
     instance = dg.DagsterInstance.get()
-    summary = run_services_sync(instance, dry_run=args.dry_run, allow_mass_deactivation=args.allow_mass_deactivation,
-                                console_log_level="DEBUG" if args.debug else "CRITICAL")
+    summary = run_sync(instance, names, SyncOptions(dry_run=args.dry_run,
+                                                     allow_mass_deactivation=args.allow_mass_deactivation),
+                       console_log_level="DEBUG" if args.debug else "CRITICAL")
     print("\n".join(summary.lines()))
     print(f"  details: dagster dev -w workspace.yaml, then Runs -> {summary.run_id}")
-    return 0 if summary.success else 1
+    return summary.exit_code

@@ -39,8 +39,8 @@ def test_sandbox_ui_shows_the_assets_and_the_plan(tmp_path):
         graphql = f"{base}/graphql"
         nodes = requests.post(graphql, json={"query": "{ assetNodes { assetKey { path } groupName } }"}, timeout=30).json()
         keys = {(tuple(n["assetKey"]["path"]), n["groupName"]) for n in nodes["data"]["assetNodes"]}
-        assert keys == {(("glyms", "services"), "glyms"), (("bitrix24", "catalog_services"), "bitrix24"),
-                        (("sync", "services_plan"), "sync"), (("bitrix24", "services_push"), "bitrix24")}
+        assert {(("glyms", "services"), "services"), (("bitrix24", "catalog_services"), "services"),
+                (("sync", "services_plan"), "services"), (("bitrix24", "services_push"), "services")} <= keys
         plan = requests.post(graphql, json={"query": PLAN_QUERY}, timeout=30).json()
         entries = {e["label"]: e.get("intValue") for e in
                    plan["data"]["assetOrError"]["assetMaterializations"][0]["metadataEntries"]}

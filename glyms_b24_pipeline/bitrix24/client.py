@@ -7,6 +7,8 @@
   jitter; any other 4xx -> raised at once;
 * OAuth: ``expired_token``/``invalid_token`` -> renew through the locked token store, replay once;
 * ``batch``: any number of commands in chunks of 50, one :class:`CommandOutcome` per key;
+  references between commands are :class:`ResultRef` objects, and a command whose data the
+  portal would read as a placeholder (``$result[...]``) goes alone, as a JSON call;
 * ``list_fast``: ``start=-1`` keyset paging, 50 chained pages per batch (~2,500 rows/request).
 """
 
@@ -24,7 +26,15 @@ import urllib3
 
 from glyms_b24_pipeline.bitrix24 import errors
 from glyms_b24_pipeline.bitrix24.auth import Auth, install_log_redaction
-from glyms_b24_pipeline.bitrix24.encoding import command_string, json_body, references, resolve_references
+from glyms_b24_pipeline.bitrix24.encoding import (
+    ResultRef,
+    carries_placeholder_text,
+    command_string,
+    json_body,
+    references,
+    resolve_references,
+)
+from glyms_b24_pipeline.bitrix24.limits import ClientLimits
 from glyms_b24_pipeline.bitrix24.pacing import LeakyBucket, OperatingTimeTracker, bucket_for_portal
 
 log = logging.getLogger(__name__)
@@ -49,7 +59,7 @@ class ApiResponse:
 
 @dataclass(frozen=True)
 class BatchCommand:
-    """One command of a batch; ``params`` may reference earlier keys with ``$result[key]...``."""
+    """One command of a batch; ``params`` may hold :class:`ResultRef` values naming earlier keys."""
 
     key: str
     method: str
@@ -131,6 +141,21 @@ def _check_key(key: Any) -> str:
     return key
 
 
+def solo_commands(commands: Sequence[BatchCommand]) -> set[str]:
+    """Keys of commands that must not travel in a batch.
+
+    The portal substitutes ``$result[...]``, ``$next[...]`` and the like wherever they appear
+    in a batch command's parsed values, so a command whose data holds such text would be
+    silently rewritten there: it goes alone, as a JSON call. Commands referring to it follow it.
+    """
+    solo = {c.key for c in commands if carries_placeholder_text(c.params)}
+    if solo:
+        for command in commands:  # commands come in order: a reference points backwards
+            if references(command.params) & solo:
+                solo.add(command.key)
+    return solo
+
+
 def plan_chunks(commands: Sequence[BatchCommand], limit: int = BATCH_LIMIT) -> list[list[BatchCommand]]:
     """Split commands, in order, into chunks of at most ``limit``.
 
@@ -173,27 +198,23 @@ class Bitrix24Client:
     def __init__(
         self,
         auth: Auth,
+        limits: Optional[ClientLimits] = None,
         *,
-        rate_limit_burst: int = 50,
-        rate_limit_drain_per_second: float = 2.0,
-        connect_timeout_seconds: float = 10.0,
-        read_timeout_seconds: float = 60.0,
-        max_retries: int = 6,
-        backoff_base_seconds: float = 0.5,
-        backoff_max_seconds: float = 30.0,
-        operating_budget_seconds: float = 480.0,
-        operating_wait_max_seconds: float = 600.0,
         session: Optional[requests.Session] = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
+        limits = limits or ClientLimits()
         self.auth = auth
+        self.limits = limits
         self.portal_url = auth.portal_url
-        self.timeout = (float(connect_timeout_seconds), float(read_timeout_seconds))
-        self.max_retries = int(max_retries)
-        self.backoff_base_seconds = float(backoff_base_seconds)
-        self.backoff_max_seconds = float(backoff_max_seconds)
-        self.bucket: LeakyBucket = bucket_for_portal(self.portal_url, rate_limit_burst, rate_limit_drain_per_second)
-        self.operating = OperatingTimeTracker(operating_budget_seconds, max_wait_seconds=operating_wait_max_seconds)
+        self.timeout = (float(limits.connect_timeout_seconds), float(limits.read_timeout_seconds))
+        self.max_retries = int(limits.max_retries)
+        self.backoff_base_seconds = float(limits.backoff_base_seconds)
+        self.backoff_max_seconds = float(limits.backoff_max_seconds)
+        self.bucket: LeakyBucket = bucket_for_portal(self.portal_url, limits.rate_limit.burst,
+                                                     limits.rate_limit.drain_per_second)
+        self.operating = OperatingTimeTracker(limits.operating_budget_seconds,
+                                              max_wait_seconds=limits.operating_wait_max_seconds)
         self.counters = ClientCounters()
         self._sleep = sleep
         if session is not None and session.verify is False:
@@ -326,9 +347,12 @@ class Bitrix24Client:
 
     # --- public API --------------------------------------------------------------------------
 
-    def call(self, method: str, params: Optional[Mapping[str, Any]] = None) -> ApiResponse:
-        """Call one REST method; raises a :mod:`~glyms_b24_pipeline.bitrix24.errors` subclass."""
-        status, data = self._request(method, params or {}, [method])
+    def call(self, method: str, params: Optional[Mapping[str, Any]] = None, *, idempotent: bool = True) -> ApiResponse:
+        """Call one REST method (JSON body); raises a :mod:`~glyms_b24_pipeline.bitrix24.errors` subclass.
+
+        ``idempotent=False`` (a write): a request whose answer was lost is not sent again.
+        """
+        status, data = self._request(method, params or {}, [method], resend_unknown=idempotent)
         time_info = data.get("time") if isinstance(data.get("time"), dict) else {}
         self.operating.observe(method, time_info)
         return ApiResponse(
@@ -383,10 +407,43 @@ class Bitrix24Client:
         commands that failed only because they referred to them.
         """
         ordered = self._normalize(commands)
-        outcomes = self._run_chunks(plan_chunks(ordered), halt=halt, idempotent=idempotent)
+        solo = solo_commands(ordered)
+        batched = [c for c in ordered if c.key not in solo]
+        outcomes = self._run_chunks(plan_chunks(batched), halt=halt, idempotent=idempotent)
         if not halt:
-            self._resend_blocked(ordered, outcomes, idempotent=idempotent)
+            self._resend_blocked(batched, outcomes, idempotent=idempotent)
+        if solo:
+            self._run_solo([c for c in ordered if c.key in solo], outcomes, halt=halt, idempotent=idempotent)
         return {command.key: outcomes[command.key] for command in ordered}
+
+    def _run_solo(self, commands: list[BatchCommand], outcomes: dict[str, CommandOutcome], *, halt: bool,
+                  idempotent: bool) -> None:
+        """Commands that cannot travel in a batch, one JSON call each, references resolved first."""
+        stop: Optional[errors.Bitrix24Error] = None
+        if halt and any(not o.ok for o in outcomes.values()):
+            stop = errors.NotExecutedError("an earlier command failed (halt)", method="batch")
+        for command in commands:
+            if stop is not None:
+                outcomes[command.key] = CommandOutcome(command.key, False, error=stop, method=command.method)
+                continue
+            done = {key: o.result for key, o in outcomes.items() if o.ok}
+            try:
+                params = resolve_references(command.params, done)
+            except LookupError as exc:
+                error: errors.Bitrix24Error = errors.NotExecutedError(f"not sent: {exc}", method=command.method)
+                outcomes[command.key] = CommandOutcome(command.key, False, error=error, method=command.method)
+                continue
+            log.debug("%s sent alone: its data holds text the portal reads as a batch placeholder", command.method)
+            try:
+                response = self.call(command.method, params, idempotent=idempotent)
+            except errors.Bitrix24Error as exc:
+                outcomes[command.key] = CommandOutcome(command.key, False, error=exc, method=command.method)
+                if isinstance(exc, errors.AuthError) or halt:
+                    stop = exc if isinstance(exc, errors.AuthError) else errors.NotExecutedError(
+                        "an earlier command failed (halt)", method="batch")
+                continue
+            outcomes[command.key] = CommandOutcome(command.key, True, result=response.result, total=response.total,
+                                                   next=response.next, method=command.method, time=response.time)
 
     def _resend_blocked(self, ordered: list[BatchCommand], outcomes: dict[str, CommandOutcome], *, idempotent: bool) -> None:
         """Commands refused with OPERATION_TIME_LIMIT never ran: wait for their method's window
@@ -402,7 +459,8 @@ class Bitrix24Client:
             self._wait(max(self.operating.blocked(outcomes[k].method, getattr(outcomes[k].error, "reset_at", None))
                            for k in resend if isinstance(outcomes[k].error, errors.OperatingLimitError)))
             done = {key: o.result for key, o in outcomes.items() if o.ok}
-            again = [BatchCommand(c.key, c.method, resolve_references(c.params, done)) for c in ordered if c.key in resend]
+            again = [BatchCommand(c.key, c.method, resolve_references(c.params, done, keep_pending=True))
+                     for c in ordered if c.key in resend]
             log.info("resending %d command(s) refused for operating time", len(again))
             outcomes.update(self._run_chunks(plan_chunks(again), halt=False, idempotent=idempotent))
 
@@ -504,7 +562,9 @@ class Bitrix24Client:
             base["select"] = [*select, id_field]
         base["order"] = {id_field: "ASC"}
         base["start"] = -1
-        path = f"[{result_key}]" if result_key else ""
+        path: tuple[Any, ...] = (result_key,) if result_key else ()
+        if carries_placeholder_text(base) or carries_placeholder_text(filters):
+            pages_per_batch = 1  # such a filter cannot ride in a batch: page with single calls
         rows: list[dict] = []
         while True:
             commands = []
@@ -514,9 +574,12 @@ class Bitrix24Client:
                     if last_id is not None:
                         page_filter[window_key] = last_id
                 else:
-                    page_filter[window_key] = f"$result[p{page - 1}]{path}[{PAGE_SIZE - 1}][{id_field}]"
+                    page_filter[window_key] = ResultRef(f"p{page - 1}", (*path, PAGE_SIZE - 1, id_field))
                 commands.append(BatchCommand(f"p{page}", method, {**base, "filter": page_filter}))
-            outcomes = self.batch(commands)
+            if pages_per_batch == 1:
+                outcomes = {"p0": self._single_page(commands[0])}
+            else:
+                outcomes = self.batch(commands)
             finished = False
             for page in range(pages_per_batch):
                 outcome = outcomes[f"p{page}"]
@@ -536,6 +599,14 @@ class Bitrix24Client:
                     break
             if finished:
                 return rows
+
+    def _single_page(self, command: BatchCommand) -> CommandOutcome:
+        try:
+            response = self.call(command.method, command.params)
+        except errors.Bitrix24Error as exc:
+            return CommandOutcome(command.key, False, error=exc, method=command.method)
+        return CommandOutcome(command.key, True, result=response.result, total=response.total, next=response.next,
+                              method=command.method)
 
     @staticmethod
     def _unwrap(result: Any, result_key: Optional[str], method: str) -> list:

@@ -6,11 +6,44 @@ import datetime as _dt
 import decimal
 import json
 import re
-from typing import Any, Iterator, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Optional, Union
 from urllib.parse import quote
 
-#: a batch placeholder such as ``$result[create_1][ID]`` or ``$result[p0][services][49][id]``
-REFERENCE = re.compile(r"\$(result|next|total|time|error)\[([^\]\[]+)\]")
+#: text the portal reads as a batch placeholder wherever it appears in a parsed parameter value
+#: (percent-encoding does not protect it): data holding it must travel outside any batch
+PLACEHOLDER_TEXT = re.compile(r"\$(result|next|total|time|error)\[")
+
+
+@dataclass(frozen=True)
+class ResultRef:
+    """A reference to an earlier batch command's result, e.g. ``ResultRef("s1", ("service", "id"))``.
+
+    References are objects, never patterns found in strings, so no Glyms text can ever be
+    mistaken for one. In a batch they render as ``$result[s1][service][id]``.
+    """
+
+    key: str
+    path: tuple[Union[str, int], ...] = ()
+
+    def render(self) -> str:
+        return f"$result[{self.key}]" + "".join(f"[{step}]" for step in self.path)
+
+    def resolve(self, results: Mapping[str, Any]) -> Any:
+        """The value this reference names in ``results`` (command key -> result); ``LookupError`` if absent."""
+        if self.key not in results:
+            raise LookupError(f"no result for batch command {self.key!r}")
+        value: Any = results[self.key]
+        for step in self.path:
+            if isinstance(value, Mapping) and str(step) in value:
+                value = value[str(step)]
+            elif isinstance(value, Mapping) and step in value:
+                value = value[step]
+            elif isinstance(value, list) and str(step).isdigit() and int(step) < len(value):
+                value = value[int(step)]
+            else:
+                raise LookupError(f"{self.render()} does not resolve")
+        return value
 
 
 def scalar_text(value: Any) -> str:
@@ -37,21 +70,17 @@ def scalar_text(value: Any) -> str:
 
 
 def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, str]]:
-    if isinstance(value, Mapping):
+    """(bracketed key, percent-encoded value) pairs; a :class:`ResultRef` renders as its placeholder."""
+    if isinstance(value, ResultRef):
+        yield prefix, value.render()
+    elif isinstance(value, Mapping):
         for key, item in value.items():
             yield from _flatten(f"{prefix}[{key}]" if prefix else str(key), item)
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             yield from _flatten(f"{prefix}[{index}]" if prefix else str(index), item)
     else:
-        yield prefix, scalar_text(value)
-
-
-def _quote_value(text: str) -> str:
-    # keep ``$result[...]`` placeholders readable: the portal substitutes them after parsing
-    if REFERENCE.search(text):
-        return quote(text, safe="$[]")
-    return quote(text, safe="")
+        yield prefix, quote(scalar_text(value), safe="")
 
 
 def build_query(params: Optional[Mapping[str, Any]]) -> str:
@@ -62,7 +91,7 @@ def build_query(params: Optional[Mapping[str, Any]]) -> str:
     """
     if not params:
         return ""
-    return "&".join(f"{quote(key, safe='[]')}={_quote_value(text)}" for key, text in _flatten("", params))
+    return "&".join(f"{quote(key, safe='[]')}={text}" for key, text in _flatten("", params))
 
 
 def command_string(method: str, params: Optional[Mapping[str, Any]]) -> str:
@@ -72,48 +101,49 @@ def command_string(method: str, params: Optional[Mapping[str, Any]]) -> str:
 
 
 def references(params: Any) -> set[str]:
-    """Command keys referenced by ``$result[key]...`` placeholders anywhere in ``params``."""
+    """Command keys that :class:`ResultRef` values anywhere in ``params`` refer to."""
     found: set[str] = set()
 
     def walk(node: Any) -> None:
-        if isinstance(node, Mapping):
-            for key, item in node.items():
-                walk(key)
+        if isinstance(node, ResultRef):
+            found.add(node.key)
+        elif isinstance(node, Mapping):
+            for item in node.values():
                 walk(item)
         elif isinstance(node, (list, tuple)):
             for item in node:
                 walk(item)
-        elif isinstance(node, str) and "$" in node:
-            found.update(match.group(2) for match in REFERENCE.finditer(node))
 
     walk(params)
     return found
 
 
-_WHOLE_RESULT_REFERENCE = re.compile(r"^\$result((?:\[[^\]\[]+\])+)$")
-
-
-def resolve_references(params: Any, results: Mapping[str, Any]) -> Any:
-    """``params`` with each whole-value ``$result[key][...]`` of a key in ``results`` replaced by
-    the value it names, so a command can be sent again without the command it referred to."""
+def carries_placeholder_text(params: Any) -> bool:
+    """Whether any key or text in ``params`` would be read by the portal as a batch placeholder."""
+    if isinstance(params, ResultRef):
+        return False
     if isinstance(params, Mapping):
-        return {key: resolve_references(item, results) for key, item in params.items()}
+        return any(carries_placeholder_text(k) or carries_placeholder_text(v) for k, v in params.items())
     if isinstance(params, (list, tuple)):
-        return [resolve_references(item, results) for item in params]
-    if isinstance(params, str):
-        match = _WHOLE_RESULT_REFERENCE.match(params)
-        if match:
-            path = re.findall(r"\[([^\]\[]+)\]", match.group(1))
-            if path[0] in results:
-                value: Any = results[path[0]]
-                for step in path[1:]:
-                    if isinstance(value, Mapping) and step in value:
-                        value = value[step]
-                    elif isinstance(value, list) and step.isdigit() and int(step) < len(value):
-                        value = value[int(step)]
-                    else:
-                        return params
-                return value
+        return any(carries_placeholder_text(item) for item in params)
+    return isinstance(params, str) and "$" in params and PLACEHOLDER_TEXT.search(params) is not None
+
+
+def resolve_references(params: Any, results: Mapping[str, Any], *, keep_pending: bool = False) -> Any:
+    """``params`` with every :class:`ResultRef` replaced by the value it names in ``results``.
+
+    Raises ``LookupError`` when a referenced command has no result (it failed or never ran);
+    with ``keep_pending`` a reference to a key absent from ``results`` stays a reference (it
+    will travel in the same batch as its target).
+    """
+    if isinstance(params, ResultRef):
+        if keep_pending and params.key not in results:
+            return params
+        return params.resolve(results)
+    if isinstance(params, Mapping):
+        return {key: resolve_references(item, results, keep_pending=keep_pending) for key, item in params.items()}
+    if isinstance(params, (list, tuple)):
+        return [resolve_references(item, results, keep_pending=keep_pending) for item in params]
     return params
 
 

@@ -9,6 +9,7 @@ from typing import Any, Mapping, Optional
 from glyms_b24_pipeline.bitrix24.auth import DEFAULT_OAUTH_URL, OAuthApp, OAuthAuth, TokenStore, WebhookAuth
 from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
 from glyms_b24_pipeline.bitrix24.errors import Bitrix24Error
+from glyms_b24_pipeline.bitrix24.limits import ClientLimits
 from glyms_b24_pipeline.config import Bitrix24Settings
 from glyms_b24_pipeline.errors import ConfigError
 
@@ -68,52 +69,23 @@ def token_store(values: ConnectionValues, app: OAuthApp) -> TokenStore:
 
 def build_client(
     values: ConnectionValues,
+    limits: Optional[ClientLimits] = None,
     *,
-    rate_limit_burst: int = 50,
-    rate_limit_drain_per_second: float = 2.0,
-    connect_timeout_seconds: float = 10.0,
-    read_timeout_seconds: float = 60.0,
-    max_retries: int = 6,
-    operating_budget_seconds: float = 480.0,
     redirect_uri: str = "http://localhost/",
-    backoff_base_seconds: float = 0.5,
-    backoff_max_seconds: float = 30.0,
 ) -> Bitrix24Client:
     """Webhook mode when ``webhook_url`` is set, else OAuth with the token store."""
     try:
         if values.webhook_mode:
-            auth = WebhookAuth(values.webhook_url)
+            auth: Any = WebhookAuth(values.webhook_url)
         else:
             app = oauth_app(values, redirect_uri)
             auth = OAuthAuth(app, token_store(values, app))
     except Bitrix24Error as exc:  # malformed URL: an operator problem
         raise ConfigError(str(exc)) from None
-    return Bitrix24Client(
-        auth,
-        rate_limit_burst=rate_limit_burst,
-        rate_limit_drain_per_second=rate_limit_drain_per_second,
-        connect_timeout_seconds=connect_timeout_seconds,
-        read_timeout_seconds=read_timeout_seconds,
-        max_retries=max_retries,
-        operating_budget_seconds=operating_budget_seconds,
-        backoff_base_seconds=backoff_base_seconds,
-        backoff_max_seconds=backoff_max_seconds,
-    )
-
-
-def client_limits(settings: Bitrix24Settings) -> dict[str, Any]:
-    """Client keyword arguments for the non-secret settings (pacing, timeouts, retries)."""
-    return {
-        "redirect_uri": settings.redirect_uri,
-        "rate_limit_burst": settings.rate_limit.burst,
-        "rate_limit_drain_per_second": settings.rate_limit.drain_per_second,
-        "connect_timeout_seconds": settings.connect_timeout_seconds,
-        "read_timeout_seconds": settings.read_timeout_seconds,
-        "max_retries": settings.max_retries,
-        "operating_budget_seconds": settings.operating_budget_seconds,
-    }
+    return Bitrix24Client(auth, limits)
 
 
 def client_from_env(settings: Optional[Bitrix24Settings] = None, environ: Optional[Mapping[str, str]] = None) -> Bitrix24Client:
     """The CLI's client: endpoints/secrets from the environment, limits from the settings."""
-    return build_client(ConnectionValues.from_env(environ), **client_limits(settings or Bitrix24Settings()))
+    settings = settings or Bitrix24Settings()
+    return build_client(ConnectionValues.from_env(environ), settings.client_limits(), redirect_uri=settings.redirect_uri)

@@ -7,7 +7,7 @@ Pass secrets and endpoints as ``dg.EnvVar`` so the UI shows variable names, not 
         client_id=dg.EnvVar("B24_CLIENT_ID"),
         client_secret=dg.EnvVar("B24_CLIENT_SECRET"),
         token_store_dsn=dg.EnvVar("GLYMS_PG_DSN"),
-        rate_limit_burst=50, rate_limit_drain_per_second=2.0,
+        limits=settings.bitrix24.client_limits(),
     )
 
 One client per resource instance, built on first use and reused by every asset of the step
@@ -24,8 +24,8 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
-from glyms_b24_pipeline.bitrix24.factory import ConnectionValues, build_client, client_limits
-from glyms_b24_pipeline.config import Bitrix24Settings
+from glyms_b24_pipeline.bitrix24.factory import ConnectionValues, build_client
+from glyms_b24_pipeline.bitrix24.limits import ClientLimits
 
 _SECRET_FIELDS = frozenset({"client_secret", "webhook_url", "token_store_dsn"})
 
@@ -40,22 +40,10 @@ class Bitrix24Resource(dg.ConfigurableResource):
     webhook_url: Optional[str] = Field(None, description="Incoming webhook URL (B24_WEBHOOK_URL): webhook mode when set")
     token_store_dsn: Optional[str] = Field(None, description="PostgreSQL DSN holding glyms_b24.oauth_token (GLYMS_PG_DSN)")
     redirect_uri: str = "http://localhost/"
-    rate_limit_burst: int = Field(50, ge=1)
-    rate_limit_drain_per_second: float = Field(2.0, gt=0)
-    connect_timeout_seconds: float = Field(10.0, gt=0)
-    read_timeout_seconds: float = Field(60.0, gt=0)
-    max_retries: int = Field(6, ge=0)
-    operating_budget_seconds: float = Field(480.0, gt=0)
-    backoff_base_seconds: float = Field(0.5, ge=0)
-    backoff_max_seconds: float = Field(30.0, ge=0)
+    limits: ClientLimits = Field(default_factory=ClientLimits, description="pacing, timeouts and retries (bitrix24.* settings)")
 
     _client: Optional[Bitrix24Client] = PrivateAttr(default=None)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
-
-    @classmethod
-    def limits_from_settings(cls, settings: Bitrix24Settings) -> dict[str, Any]:
-        """Keyword arguments for the non-secret fields, from the YAML settings."""
-        return client_limits(settings)
 
     def __repr_args__(self):  # pydantic repr: hide secrets
         for name, value in super().__repr_args__():
@@ -76,18 +64,7 @@ class Bitrix24Resource(dg.ConfigurableResource):
                     webhook_url=(self.webhook_url or "").strip(),
                     token_store_dsn=(self.token_store_dsn or "").strip(),
                 )
-                self._client = build_client(
-                    values,
-                    rate_limit_burst=self.rate_limit_burst,
-                    rate_limit_drain_per_second=self.rate_limit_drain_per_second,
-                    connect_timeout_seconds=self.connect_timeout_seconds,
-                    read_timeout_seconds=self.read_timeout_seconds,
-                    max_retries=self.max_retries,
-                    operating_budget_seconds=self.operating_budget_seconds,
-                    redirect_uri=self.redirect_uri,
-                    backoff_base_seconds=self.backoff_base_seconds,
-                    backoff_max_seconds=self.backoff_max_seconds,
-                )
+                self._client = build_client(values, self.limits, redirect_uri=self.redirect_uri)
             return self._client
 
     def counters_metadata(self) -> dict[str, Any]:

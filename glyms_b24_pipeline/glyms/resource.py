@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+import contextlib
+from typing import Any, Iterator, Mapping, Optional
 
 import dagster as dg
 import pandas as pd
+import psycopg2.extensions
 
 from glyms_b24_pipeline.glyms.connection import connect, fetch_all
 from glyms_b24_pipeline.sql_files import read_sql
+
+
+class GlymsTransaction:
+    """The project's SQL files run on one connection, committed together or not at all."""
+
+    def __init__(self, conn: psycopg2.extensions.connection):
+        self.conn = conn
+
+    def rows(self, query: str, params: Optional[Mapping[str, Any]] = None) -> list[dict[str, Any]]:
+        return fetch_all(self.conn, read_sql(f"queries/{query}.sql"), params)
+
+    def execute(self, query: str, params: Optional[Mapping[str, Any]] = None) -> int:
+        with self.conn.cursor() as cur:
+            cur.execute(read_sql(f"queries/{query}.sql"), params)
+            return cur.rowcount
 
 
 class GlymsDatabase(dg.ConfigurableResource):
@@ -29,6 +46,12 @@ class GlymsDatabase(dg.ConfigurableResource):
                 cur.execute(read_sql(f"queries/{query}.sql"), params)
                 columns = [col.name for col in cur.description]
                 return pd.DataFrame.from_records(cur.fetchall(), columns=columns)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[GlymsTransaction]:
+        """Several queries in one transaction (e.g. an audit settlement and the log rows it decides)."""
+        with connect(self.dsn, connect_timeout=self.connect_timeout_seconds) as conn:
+            yield GlymsTransaction(conn)
 
     def execute(self, query: str, params: Optional[Mapping[str, Any]] = None) -> int:
         """Run ``sql/queries/<query>.sql`` in its own transaction; returns the rows affected."""

@@ -7,6 +7,7 @@ import uuid
 import warnings
 from pathlib import Path
 from typing import Optional
+from urllib.parse import quote
 
 import psycopg2
 import psycopg2.extensions
@@ -77,6 +78,19 @@ def create_database(admin_dsn: str, name: Optional[str] = None, template: Option
 
 def drop_database(admin_dsn: str, name: str) -> None:
     _admin_execute(admin_dsn, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """The SQLAlchemy URL of a libpq DSN (Dagster's storage), with the psycopg2 driver spelled out."""
+    params = psycopg2.extensions.parse_dsn(dsn)
+    user = quote(params.get("user") or "postgres", safe="")
+    password = f":{quote(params['password'], safe='')}" if params.get("password") else ""
+    host = params.get("host") or ""
+    query = ""
+    if host.startswith("/"):  # a unix socket directory
+        host, query = "", f"?host={quote(params['host'], safe='/')}"
+    port = f":{params['port']}" if params.get("port") and host else ""
+    return f"postgresql+psycopg2://{user}{password}@{host}{port}/{params.get('dbname') or 'postgres'}{query}"
 
 
 def database_name(dsn: str) -> str:

@@ -1,0 +1,16 @@
+"""Services -> Bitrix24 catalog: pure plan, the writes on the shared path, Dagster assets.
+
+``SPEC`` (built on first access) registers the sync in :mod:`glyms_b24_pipeline.sync.registry`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SPEC":
+        from glyms_b24_pipeline.services.spec import SPEC
+
+        return SPEC
+    raise AttributeError(name)

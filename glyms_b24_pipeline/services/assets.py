@@ -6,32 +6,46 @@ return annotation: an annotated MaterializeResult types the output Nothing, whic
 
 
 import time
-from typing import Any
+from typing import Any, Optional
 
 import dagster as dg
 import pandas as pd
 
-from glyms_b24_pipeline.audit import AuditTrail
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.config import ServicesSettings
 from glyms_b24_pipeline.failures import reported_as_failure
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
-from glyms_b24_pipeline.services.plan import ServiceSyncPlan, service_sync_plan
+from glyms_b24_pipeline.services.plan import Action, ServiceSyncPlan, service_sync_plan
 from glyms_b24_pipeline.services.push import (
     CATALOG_SELECT,
     PRICE_SELECT,
-    apply_service_plan,
+    ServiceWrites,
     list_catalog_services,
     list_service_prices,
     skipped_records,
 )
-from glyms_b24_pipeline.services.report import markdown_table, plan_preview
+from glyms_b24_pipeline.services.report import plan_preview
 from glyms_b24_pipeline.settings_resource import SyncSettings
+from glyms_b24_pipeline.sync.audit import AuditTrail
+from glyms_b24_pipeline.sync.basis import PlanBasis
+from glyms_b24_pipeline.sync.push import push_changes
+from glyms_b24_pipeline.sync.report import markdown_table
+from glyms_b24_pipeline.sync.results import (
+    enforce_guard,
+    outcome_rows,
+    push_failure_check,
+    push_failures_spec,
+    push_metadata,
+)
+from glyms_b24_pipeline.sync.writer import PortalWriter
 
+SYNC = "services"
+GROUP = "services"
 GLYMS_SERVICES = dg.AssetKey(["glyms", "services"])
 CATALOG_SERVICES = dg.AssetKey(["bitrix24", "catalog_services"])
 SERVICES_PLAN = dg.AssetKey(["sync", "services_plan"])
 SERVICES_PUSH = dg.AssetKey(["bitrix24", "services_push"])
+PUSH_COLUMNS = ["glyms_key", "action", "bitrix_id", "outcome", "error"]
 
 
 def contract_parameters(settings: ServicesSettings) -> dict[str, list[int]]:
@@ -39,9 +53,52 @@ def contract_parameters(settings: ServicesSettings) -> dict[str, list[int]]:
     return {"tipo_ot_ids": [t for t, _ in pairs], "contract_ids": [c for _, c in pairs]}
 
 
+# --- the three reads and the plan, as plain functions: the assets and a recomputing push share them
+
+
+def read_glyms_services(db: GlymsDatabase, settings: ServicesSettings) -> pd.DataFrame:
+    return db.dataframe("active_services", contract_parameters(settings))
+
+
+def read_catalog(client: Any, settings: ServicesSettings) -> pd.DataFrame:
+    """The managed services (those with an xmlId) of the iblock, each with its price of the configured type."""
+    services = list_catalog_services(client, settings)
+    prices = list_service_prices(client, settings)
+    managed = [s for s in services if str(s.get("xmlId") or "").strip()]
+    managed_ids = {int(s["id"]) for s in managed}
+    price_df = pd.DataFrame(
+        [p for p in prices if int(p["productId"]) in managed_ids],
+        columns=PRICE_SELECT,
+    ).drop_duplicates("productId").rename(columns={"id": "price_id"})  # the portal allows one per type
+    df = pd.DataFrame(managed, columns=CATALOG_SELECT).merge(price_df, how="left", left_on="id", right_on="productId")
+    return df.drop(columns=["productId"])
+
+
+def catalog_rows(catalog: pd.DataFrame) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split the catalog asset back into service rows and price rows for the planner."""
+    records = catalog.astype(object).where(catalog.notna(), None).to_dict("records")
+    prices = [
+        {"id": r["price_id"], "productId": r["id"], "catalogGroupId": r["catalogGroupId"], "price": r["price"],
+         "currency": r["currency"]}
+        for r in records
+        if r.get("price_id") is not None
+    ]
+    return records, prices
+
+
+def plan_services(glyms: pd.DataFrame, catalog: pd.DataFrame, settings: ServicesSettings,
+                  basis: Optional[PlanBasis]) -> ServiceSyncPlan:
+    glyms_rows = glyms.astype(object).where(glyms.notna(), None).to_dict("records")
+    items, prices = catalog_rows(catalog)
+    return service_sync_plan(glyms_rows, items, prices, settings, basis)
+
+
+# --- assets
+
+
 @dg.asset(
     key=GLYMS_SERVICES,
-    group_name="glyms",
+    group_name=GROUP,
     kinds={"postgres"},
     check_specs=[
         dg.AssetCheckSpec("mapping_coverage", asset=GLYMS_SERVICES,
@@ -54,7 +111,7 @@ def glyms_services(glyms_db: GlymsDatabase, sync_settings: SyncSettings):
     """Active Glyms services with the newest price of the contract configured for their work-order type."""
     with reported_as_failure():
         settings = sync_settings.load().services
-        df = glyms_db.dataframe("active_services", contract_parameters(settings))
+        df = read_glyms_services(glyms_db, settings)
     types = df["id_tipo_ot"].dropna().astype(int) if len(df) else pd.Series(dtype=int)
     seen = sorted(set(types)) + (["(none)"] if df["id_tipo_ot"].isna().any() else [])
     no_section = [t for t in seen if t == "(none)" or t not in settings.sections_by_tipo_ot]
@@ -91,23 +148,19 @@ def glyms_services(glyms_db: GlymsDatabase, sync_settings: SyncSettings):
     )
 
 
-@dg.asset(key=CATALOG_SERVICES, group_name="bitrix24", kinds={"bitrix24"})
-def catalog_services(bitrix24: Bitrix24Resource, sync_settings: SyncSettings):
-    """Service products of the configured catalog iblock that carry an xmlId, with their price of the configured type."""
+@dg.asset(key=CATALOG_SERVICES, group_name=GROUP, kinds={"bitrix24"})
+def catalog_services(context: dg.AssetExecutionContext, bitrix24: Bitrix24Resource, portal_writer: PortalWriter,
+                     sync_settings: SyncSettings):
+    """Service products of the configured catalog iblock that carry an xmlId, with their price of the configured type.
+
+    Read under the portal's writer lock, which the run holds until it ends."""
     with reported_as_failure():
-        settings = sync_settings.load().services
+        settings = sync_settings.load()
         client = bitrix24.get_client()
+        lock = portal_writer.hold(context, client.portal_url, settings.writer)
         before = client.counters.requests
-        services = list_catalog_services(client, settings)
-        prices = list_service_prices(client, settings)
-    managed = [s for s in services if str(s.get("xmlId") or "").strip()]
-    managed_ids = {int(s["id"]) for s in managed}
-    price_df = pd.DataFrame(
-        [p for p in prices if int(p["productId"]) in managed_ids],
-        columns=PRICE_SELECT,
-    ).drop_duplicates("productId").rename(columns={"id": "price_id"})  # the portal allows one per type
-    df = pd.DataFrame(managed, columns=CATALOG_SELECT).merge(price_df, how="left", left_on="id", right_on="productId")
-    df = df.drop(columns=["productId"])
+        df = read_catalog(client, settings.services)
+        portal_writer.note_read(SYNC, context)
     return dg.MaterializeResult(
         value=df,
         metadata={
@@ -115,44 +168,30 @@ def catalog_services(bitrix24: Bitrix24Resource, sync_settings: SyncSettings):
             "active": int((df["active"] == "Y").sum()) if len(df) else 0,
             "without_price": int(df["price_id"].isna().sum()) if len(df) else 0,
             "b24_requests": client.counters.requests - before,
+            "lock_waited_seconds": round(lock.waited_seconds, 1),
         },
     )
 
 
-def catalog_rows(catalog: pd.DataFrame) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Split the catalog asset back into service rows and price rows for the planner."""
-    records = catalog.astype(object).where(catalog.notna(), None).to_dict("records")
-    prices = [
-        {"id": r["price_id"], "productId": r["id"], "catalogGroupId": r["catalogGroupId"], "price": r["price"],
-         "currency": r["currency"]}
-        for r in records
-        if r.get("price_id") is not None
-    ]
-    return records, prices
+def _plan_metadata(plan: ServiceSyncPlan, settings: ServicesSettings) -> dict[str, Any]:
+    guard = plan.mass_deactivation(settings.max_deactivation_share)
+    return {
+        **plan.counts(),
+        "deactivation_share": round(plan.deactivation_share, 4),
+        "mass_deactivation_guard": guard or "ok",
+        "changes": dg.MetadataValue.md(plan_preview(plan)),
+    }
 
 
-@dg.asset(key=SERVICES_PLAN, group_name="sync", kinds={"python"},
+@dg.asset(key=SERVICES_PLAN, group_name=GROUP, kinds={"python"},
           ins={"glyms_services": dg.AssetIn(GLYMS_SERVICES), "catalog": dg.AssetIn(CATALOG_SERVICES)})
-def services_plan(
-    glyms_services: pd.DataFrame, catalog: pd.DataFrame, sync_settings: SyncSettings
-):
+def services_plan(context: dg.AssetExecutionContext, glyms_services: pd.DataFrame, catalog: pd.DataFrame,
+                  portal_writer: PortalWriter, sync_settings: SyncSettings):
     """What the catalog needs to match Glyms: creates, updates, price changes, (re)activations, invalid rows."""
     with reported_as_failure():
         settings = sync_settings.load().services
-    glyms_rows = glyms_services.astype(object).where(glyms_services.notna(), None).to_dict("records")
-    items, prices = catalog_rows(catalog)
-    plan = service_sync_plan(glyms_rows, items, prices, settings)
-    counts = plan.counts()
-    guard = plan.mass_deactivation(settings.max_deactivation_share)
-    return dg.MaterializeResult(
-        value=plan,
-        metadata={
-            **counts,
-            "deactivation_share": round(plan.deactivation_share, 4),
-            "mass_deactivation_guard": guard or "ok",
-            "changes": dg.MetadataValue.md(plan_preview(plan)),
-        },
-    )
+    plan = plan_services(glyms_services, catalog, settings, portal_writer.plan_basis(SYNC, context))
+    return dg.MaterializeResult(value=plan, metadata=_plan_metadata(plan, settings))
 
 
 class ServicesPushConfig(dg.Config):
@@ -164,11 +203,10 @@ class ServicesPushConfig(dg.Config):
 
 @dg.asset(
     key=SERVICES_PUSH,
-    group_name="bitrix24",
+    group_name=GROUP,
     kinds={"bitrix24"},
     ins={"plan": dg.AssetIn(SERVICES_PLAN)},
-    check_specs=[dg.AssetCheckSpec("push_failures", asset=SERVICES_PUSH,
-                                   description="Every write of the last push succeeded.")],
+    check_specs=[push_failures_spec(SERVICES_PUSH)],
 )
 def services_push(
     context: dg.AssetExecutionContext,
@@ -176,75 +214,64 @@ def services_push(
     plan: ServiceSyncPlan,
     bitrix24: Bitrix24Resource,
     glyms_db: GlymsDatabase,
+    portal_writer: PortalWriter,
     sync_settings: SyncSettings,
 ):
-    """Writes the plan to Bitrix24 in batches and records each service's outcome in glyms_b24.sync_audit."""
+    """Writes the plan to Bitrix24 in batches and records each service's outcome in glyms_b24.sync_audit.
+
+    Applies only a plan computed by this run under its portal lock; any other plan (this asset
+    materialised alone, re-execution from failure, a retried step) is recomputed first."""
     with reported_as_failure():
-        settings = sync_settings.load().services
+        all_settings = sync_settings.load()
+        settings = all_settings.services
+        client = bitrix24.get_client()
+        lock = portal_writer.hold(context, client.portal_url, all_settings.writer)
+        recomputed = portal_writer.stale_reason(plan.basis, context)
+        if recomputed:
+            context.log.warning(f"plan recomputed before pushing: {recomputed}")
+            catalog = read_catalog(client, settings)
+            portal_writer.note_read(SYNC, context)
+            plan = plan_services(read_glyms_services(glyms_db, settings), catalog, settings,
+                                 portal_writer.plan_basis(SYNC, context))
     guard = plan.mass_deactivation(settings.max_deactivation_share)
-    if guard and not config.allow_mass_deactivation and not config.dry_run:
-        raise dg.Failure(
-            description=(f"Push stopped, nothing written: {guard}. Check that GLYMS_PG_DSN points at the right "
-                         "Glyms database; to deactivate anyway, run with allow_mass_deactivation "
-                         "(glyms-b24 sync --allow-mass-deactivation)."),
-            allow_retries=False,
-        )
+    enforce_guard(guard, allowed=config.allow_mass_deactivation, dry_run=config.dry_run,
+                  remedy=("Check that GLYMS_PG_DSN points at the right Glyms database; to deactivate anyway, run with "
+                          "allow_mass_deactivation (glyms-b24 sync --allow-mass-deactivation)."))
     writes = plan.writes
+    planned = {"plan_recomputed": recomputed or "no"}
     if config.dry_run:
         return dg.MaterializeResult(
-            value=pd.DataFrame(columns=["xml_id", "action", "bitrix_id", "outcome", "error"]),
+            value=pd.DataFrame(columns=PUSH_COLUMNS),
             metadata={"dry_run": True, "planned_writes": len(writes), "mass_deactivation_guard": guard or "ok",
-                      "changes": dg.MetadataValue.md(plan_preview(plan))},
-            check_results=[dg.AssetCheckResult(check_name="push_failures", passed=True,
-                                               severity=dg.AssetCheckSeverity.WARN, metadata={"dry_run": True})],
+                      **planned, "changes": dg.MetadataValue.md(plan_preview(plan))},
+            check_results=[push_failure_check([], dry_run=True)],
         )
 
-    run_id = context.run.run_id
-    trail = AuditTrail(glyms_db, run_id)
+    assert plan.basis is not None  # a fresh plan always has one: the lock is held
+    portal_writer.mark_applied(plan.basis)  # before the first write: a retry of this step replans
+    trail = AuditTrail(glyms_db, context.run.run_id)
     with reported_as_failure():
-        client = bitrix24.get_client()
         before = client.counters.as_metadata()
         started = time.monotonic()
         trail.record(skipped_records(plan.changes))
-        outcomes = apply_service_plan(client, writes, settings, trail)
-    duration = time.monotonic() - started
+        outcomes = push_changes(client, writes, ServiceWrites(settings), trail, before_slice=lock.ensure_held)
     after = client.counters.as_metadata()
     failed = [o for o in outcomes if not o.ok]
-    result = pd.DataFrame(
-        [{"xml_id": o.change.xml_id, "action": o.change.action.value, "bitrix_id": o.bitrix_id,
-          "outcome": "success" if o.ok else "failed", "error": "; ".join(o.errors) or None} for o in outcomes],
-        columns=["xml_id", "action", "bitrix_id", "outcome", "error"],
-    )
-    by_action = result.groupby(["action", "outcome"]).size().to_dict() if len(result) else {}
-    metadata: dict[str, Any] = {
-        "dagster/row_count": len(outcomes),
-        "succeeded": len(outcomes) - len(failed),
-        "failed": len(failed),
-        **{f"{action}_{outcome}": int(n) for (action, outcome), n in by_action.items()},
-        "skipped_invalid": len([c for c in plan.changes if c.action.value in ("invalid", "duplicate")]),
-        "duration_seconds": round(duration, 3),
-        **{key: round(after[key] - before.get(key, 0), 3) for key in after},
-    }
+    skipped = len([c for c in plan.changes if c.action in (Action.INVALID, Action.DUPLICATE)])
     if failed:
-        metadata["failures"] = dg.MetadataValue.md(
-            markdown_table(["xmlId", "action", "error"], [(o.change.xml_id, o.change.action.value, "; ".join(o.errors))
-                                                           for o in failed[:40]])
-        )
-    if failed:
-        context.log.warning(f"{len(failed)} of {len(outcomes)} services failed; see the push_failures check and glyms_b24.sync_audit (run {run_id}).")
+        context.log.warning(f"{len(failed)} of {len(outcomes)} services failed; see the push_failures check and "
+                            f"glyms_b24.sync_audit (run {context.run.run_id}).")
     return dg.MaterializeResult(
-        value=result,
-        metadata=metadata,
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="push_failures",
-                passed=not failed,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={"failed": len(failed), "succeeded": len(outcomes) - len(failed),
-                          "first_errors": "; ".join(f"{o.change.xml_id}: {o.errors[0]}" for o in failed[:5]) or "none"},
-            )
-        ],
+        value=pd.DataFrame(outcome_rows(outcomes, action_of=_action), columns=PUSH_COLUMNS),
+        metadata=push_metadata(outcomes, action_of=_action, duration=time.monotonic() - started,
+                               counters_before=before, counters_after=after,
+                               extra={"skipped_invalid": skipped, **planned}),
+        check_results=[push_failure_check(outcomes)],
     )
+
+
+def _action(change: Any) -> str:
+    return change.action.value
 
 
 services_assets = [glyms_services, catalog_services, services_plan, services_push]

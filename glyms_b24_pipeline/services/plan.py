@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any, Iterable, Mapping, Optional
 
 from glyms_b24_pipeline.config import ServicesSettings
+from glyms_b24_pipeline.sync.basis import PlanBasis
 
 # Bitrix24 keeps an iblock element's NAME in a 255-character column.
 MAX_NAME_LENGTH = 255
@@ -89,6 +90,8 @@ class ServiceSyncPlan:
     changes: tuple[PlannedChange, ...]
     glyms_count: int
     active_catalog_size: int
+    #: the run and portal lock it was computed under; only that run, under that lock, applies it
+    basis: Optional[PlanBasis] = None
 
     def by_action(self, action: Action) -> list[PlannedChange]:
         return [c for c in self.changes if c.action == action]
@@ -244,6 +247,7 @@ def service_sync_plan(
     catalog_items: Iterable[Mapping[str, Any]],
     price_rows: Iterable[Mapping[str, Any]],
     settings: ServicesSettings,
+    basis: Optional[PlanBasis] = None,
 ) -> ServiceSyncPlan:
     """Compare active Glyms services with the catalog and list what each one needs.
 
@@ -331,4 +335,5 @@ def service_sync_plan(
                               reason="no longer an active service in Glyms")
             )
     active_catalog_size = sum(1 for matches in catalog_by_xml.values() for m in matches if m.active)
-    return ServiceSyncPlan(changes=tuple(changes), glyms_count=len(seen), active_catalog_size=active_catalog_size)
+    return ServiceSyncPlan(changes=tuple(changes), glyms_count=len(seen), active_catalog_size=active_catalog_size,
+                           basis=basis)

@@ -6,20 +6,21 @@ import pytest
 
 from glyms_b24_pipeline.bitrix24.auth import OAuthApp, OAuthAuth, TokenSet, TokenStore, WebhookAuth
 from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
+from glyms_b24_pipeline.bitrix24.limits import ClientLimits, RateLimit
 
 CLIENT_ID = "local.test.app"
 CLIENT_SECRET = "test-secret"
 
-#: client settings for tests: no client-side pacing to speak of, quick back-off, short timeouts
-FAST = dict(
-    rate_limit_burst=100_000,
-    rate_limit_drain_per_second=100_000.0,
-    connect_timeout_seconds=2.0,
-    read_timeout_seconds=5.0,
-    max_retries=4,
-    backoff_base_seconds=0.02,
-    backoff_max_seconds=0.2,
-)
+
+def limits(rate_limit_burst=None, rate_limit_drain_per_second=None, **overrides) -> ClientLimits:
+    """Test limits: no client-side pacing to speak of, quick back-off, short timeouts, plus ``overrides``."""
+    if rate_limit_burst is not None or rate_limit_drain_per_second is not None:
+        overrides["rate_limit"] = RateLimit(burst=rate_limit_burst or 100_000,
+                                            drain_per_second=rate_limit_drain_per_second or 100_000.0)
+    return ClientLimits.permissive(**overrides)
+
+
+FAST = limits()
 
 
 def store_tokens(emu, dsn) -> TokenStore:
@@ -31,11 +32,11 @@ def store_tokens(emu, dsn) -> TokenStore:
 
 def oauth_client(emu, dsn, **overrides) -> Bitrix24Client:
     app = OAuthApp(emu.portal_url, CLIENT_ID, CLIENT_SECRET, oauth_url=emu.oauth_url)
-    return Bitrix24Client(OAuthAuth(app, TokenStore(dsn, emu.portal_url, CLIENT_ID)), **{**FAST, **overrides})
+    return Bitrix24Client(OAuthAuth(app, TokenStore(dsn, emu.portal_url, CLIENT_ID)), limits(**overrides))
 
 
 def webhook_client(emu, **overrides) -> Bitrix24Client:
-    return Bitrix24Client(WebhookAuth(emu.add_webhook(user_id=1)), **{**FAST, **overrides})
+    return Bitrix24Client(WebhookAuth(emu.add_webhook(user_id=1)), limits(**overrides))
 
 
 @pytest.fixture

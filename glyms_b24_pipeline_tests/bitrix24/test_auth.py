@@ -67,7 +67,7 @@ def test_a_client_with_stale_tokens_uses_the_ones_another_client_stored(emulator
 
 def _race_worker(dsn, portal_url, oauth_url, barrier, results):
     app = OAuthApp(portal_url, CLIENT_ID, CLIENT_SECRET, oauth_url=oauth_url)
-    client = Bitrix24Client(OAuthAuth(app, TokenStore(dsn, portal_url, CLIENT_ID)), **FAST)
+    client = Bitrix24Client(OAuthAuth(app, TokenStore(dsn, portal_url, CLIENT_ID)), FAST)
     try:
         client.auth.access_token()  # everyone holds the same, already expired, access token
         barrier.wait(timeout=60)
@@ -130,7 +130,7 @@ def test_webhook_mode(emulator):
         assert "webhook" in repr(hook) and "/rest/1/" not in repr(hook.auth)
     assert {e.transport for e in log_of(emulator)} == {"webhook"}
     bad = emulator.add_webhook(user_id=1).rstrip("/").rsplit("/", 1)[0] + "/wrong-code/"
-    with Bitrix24Client(WebhookAuth(bad), **FAST) as wrong:
+    with Bitrix24Client(WebhookAuth(bad), FAST) as wrong:
         with pytest.raises(errors.AuthError):
             wrong.call("user.current")
         assert wrong.counters.requests == 1  # not retried
@@ -198,7 +198,7 @@ def test_logs_never_show_tokens_or_the_secret(emulator, glyms_dsn, caplog):
         assert secret not in text  # ... but redacted
     hook_url = emulator.add_webhook(user_id=1)
     caplog.clear()
-    with Bitrix24Client(WebhookAuth(hook_url), **FAST) as hook:
+    with Bitrix24Client(WebhookAuth(hook_url), FAST) as hook:
         hook.call("user.current")
     assert "/rest/1/" in caplog.text  # the request line is logged ...
     assert hook_url.rstrip("/").rsplit("/", 1)[1] not in caplog.text

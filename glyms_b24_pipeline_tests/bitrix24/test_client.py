@@ -5,6 +5,7 @@ import time
 import pytest
 
 from glyms_b24_pipeline.bitrix24 import errors
+from glyms_b24_pipeline.bitrix24.encoding import ResultRef
 from glyms_b24_pipeline.bitrix24.client import BatchCommand
 from bitrix24_emulator import Fault
 
@@ -57,7 +58,8 @@ def test_dependent_commands_stay_in_one_batch_and_resolve_result_references(hook
         commands[f"svc{i}"] = ("catalog.product.service.add", {"fields": {"iblockId": 24, "name": f"Servicio {i}", "xmlId": f"P{i}"}})
         commands[f"price{i}"] = (
             "catalog.price.add",
-            {"fields": {"productId": f"$result[svc{i}][service][id]", "catalogGroupId": 1, "price": 100 + i, "currency": "ARS"}},
+            {"fields": {"productId": ResultRef(f"svc{i}", ("service", "id")), "catalogGroupId": 1, "price": 100 + i,
+                        "currency": "ARS"}},
         )
     outcomes = hook_client.batch(commands)
     assert all(o.ok for o in outcomes.values()), [str(o.error) for o in outcomes.values() if not o.ok]
@@ -66,6 +68,30 @@ def test_dependent_commands_stay_in_one_batch_and_resolve_result_references(hook
         assert int(outcomes[f"price{i}"].result["price"]["productId"]) == int(service_id)
     # 61 commands: svc24/price24 sit at positions 49/50, so the boundary moves from 50 to 49
     assert [e.batch_commands for e in log_of(emulator, "batch")] == [49, 12]
+
+
+def test_data_that_looks_like_a_placeholder_is_sent_alone_and_stored_exactly(hook_client, emulator):
+    names = ["Análisis $result[s1]", "Cultivo $next[p0][0]", "Perfil $error[x] y $total[y]"]
+    commands = {"first": ("catalog.product.service.add", {"fields": {"iblockId": 24, "name": "Hemograma", "xmlId": "1"}})}
+    for i, name in enumerate(names):
+        commands[f"s{i}"] = ("catalog.product.service.add", {"fields": {"iblockId": 24, "name": name, "xmlId": f"x{i}"}})
+        commands[f"p{i}"] = ("catalog.price.add", {"fields": {"productId": ResultRef(f"s{i}", ("service", "id")),
+                                                             "catalogGroupId": 1, "price": 10 + i, "currency": "ARS"}})
+    outcomes = hook_client.batch(commands, idempotent=False)
+    assert all(o.ok for o in outcomes.values()), {k: str(o.error) for k, o in outcomes.items() if not o.ok}
+    stored = {s["xmlId"]: s for s in emulator.services(iblock_id=24)}
+    assert [stored[f"x{i}"]["name"] for i in range(3)] == names
+    assert {p["productId"] for p in emulator.prices()} == {stored[f"x{i}"]["id"] for i in range(3)}
+    # the plain create went in a batch; the three placeholder-like ones and their prices went alone
+    assert [e.batch_commands for e in log_of(emulator, "batch")] == [1]
+    assert len(log_of(emulator, "catalog.product.service.add")) == 3 and len(log_of(emulator, "catalog.price.add")) == 3
+
+
+def test_a_listing_filter_holding_placeholder_text_pages_with_single_calls(hook_client, emulator):
+    for i in range(60):
+        emulator.seed_company(TITLE=f"Empresa {i}", COMMENTS="nota $result[p0]" if i % 2 else "nota")
+    rows = hook_client.list_fast("crm.company.list", {"select": ["ID", "TITLE"], "filter": {"COMMENTS": "nota $result[p0]"}})
+    assert len(rows) == 30 and log_of(emulator, "batch") == []
 
 
 def test_batch_halt_marks_unexecuted_commands(hook_client):

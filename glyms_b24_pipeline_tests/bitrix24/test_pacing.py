@@ -7,8 +7,9 @@ import requests
 
 from glyms_b24_pipeline.bitrix24.auth import WebhookAuth
 from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
+from glyms_b24_pipeline.bitrix24.encoding import ResultRef
 
-from .conftest import log_of, webhook_client
+from .conftest import FAST, limits, log_of, webhook_client
 
 
 def test_threads_of_one_process_share_the_bucket_and_never_get_503(make_emulator):
@@ -16,7 +17,7 @@ def test_threads_of_one_process_share_the_bucket_and_never_get_503(make_emulator
     hook_url = emu.add_webhook(user_id=1)
 
     clients = [
-        Bitrix24Client(WebhookAuth(hook_url), rate_limit_burst=10, rate_limit_drain_per_second=10.0, max_retries=0)
+        Bitrix24Client(WebhookAuth(hook_url), limits(rate_limit_burst=10, rate_limit_drain_per_second=10.0, max_retries=0))
         for _ in range(3)
     ]
     assert clients[0].bucket is clients[1].bucket is clients[2].bucket
@@ -61,14 +62,14 @@ def test_batched_calls_are_paced_by_their_durations_before_the_portal_blocks_the
     from glyms_b24_pipeline.bitrix24.auth import WebhookAuth
     from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
 
-    from .conftest import FAST
+    from .conftest import limits
 
     emu = make_emulator(
         rate_limit_burst=100000, rate_limit_drain_per_second=100000.0,
         operating_budget_seconds=3.0, operating_window_seconds=3.0, operating_cost_seconds={"crm.company.add": 0.2},
     )
     client = Bitrix24Client(WebhookAuth(emu.add_webhook(user_id=1)),
-                            **{**FAST, "operating_budget_seconds": 3.0, "operating_wait_max_seconds": 10.0})
+                            limits(operating_budget_seconds=3.0, operating_wait_max_seconds=10.0))
     client.operating.window_seconds = 3.0  # this portal's window (the real one is 600 s)
     with client:
         for round_number in range(4):  # 4 batches x 5 adds x 0.2 s = 4 s of a 3 s budget
@@ -84,7 +85,7 @@ def test_fast_listing_waits_out_an_operating_block_and_resumes(make_emulator):
     from glyms_b24_pipeline.bitrix24.auth import WebhookAuth
     from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
 
-    from .conftest import FAST
+    from .conftest import limits
 
     emu = make_emulator(
         rate_limit_burst=100000, rate_limit_drain_per_second=100000.0,
@@ -94,7 +95,7 @@ def test_fast_listing_waits_out_an_operating_block_and_resumes(make_emulator):
     for i in range(260):
         emu.seed_service(iblockId=24, name=f"Servicio {i}", xmlId=str(i + 1))
     # the client believes in the real 480 s budget, so only the portal's 429 can stop it
-    client = Bitrix24Client(WebhookAuth(emu.add_webhook(user_id=1)), **{**FAST, "max_retries": 6})
+    client = Bitrix24Client(WebhookAuth(emu.add_webhook(user_id=1)), limits(max_retries=6))
     # a 429 inside a batch names no reset time: wait one of this portal's windows (real: 60 s)
     client.operating.default_block_seconds = 1.5
     with client:
@@ -109,18 +110,18 @@ def test_commands_refused_for_operating_time_are_resent_with_their_dependents(ma
     from glyms_b24_pipeline.bitrix24.auth import WebhookAuth
     from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
 
-    from .conftest import FAST
+    from .conftest import limits
 
     emu = make_emulator(
         rate_limit_burst=100000, rate_limit_drain_per_second=100000.0,
         operating_budget_seconds=1.0, operating_window_seconds=1.5, operating_cost_seconds={"crm.company.add": 0.3},
     )
-    client = Bitrix24Client(WebhookAuth(emu.add_webhook(user_id=1)), **FAST)  # believes in 480 s: meets the 429
+    client = Bitrix24Client(WebhookAuth(emu.add_webhook(user_id=1)), FAST)  # believes in 480 s: meets the 429
     client.operating.default_block_seconds = 1.5  # this portal's window (real: 60 s)
     commands = {}
     for i in range(6):
         commands[f"c{i}"] = ("crm.company.add", {"fields": {"TITLE": f"Empresa {i}"}})
-        commands[f"u{i}"] = ("crm.company.update", {"id": f"$result[c{i}]", "fields": {"COMMENTS": f"nota {i}"}})
+        commands[f"u{i}"] = ("crm.company.update", {"id": ResultRef(f"c{i}"), "fields": {"COMMENTS": f"nota {i}"}})
     with client:
         outcomes = client.batch(commands, idempotent=False)
         assert client.counters.operating_limited_429 >= 1

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from glyms_b24_pipeline.bitrix24.limits import ClientLimits
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.cli import main
 
@@ -31,9 +32,7 @@ def test_resource_in_a_materialization_with_env_var_secrets(emulator, glyms_dsn,
         client_secret=dg.EnvVar("B24_CLIENT_SECRET"),
         oauth_url=dg.EnvVar("B24_OAUTH_URL"),
         token_store_dsn=dg.EnvVar("GLYMS_PG_DSN"),
-        rate_limit_burst=50,
-        rate_limit_drain_per_second=2.0,
-        max_retries=2,
+        limits=ClientLimits(max_retries=2),
     )
     result = dg.materialize([company_types], resources={"bitrix24": resource})
     assert result.success

@@ -7,8 +7,15 @@ import pytest
 
 from glyms_b24_pipeline.bitrix24 import errors
 from glyms_b24_pipeline.bitrix24.auth import TokenSet, redact
-from glyms_b24_pipeline.bitrix24.client import BatchCommand, plan_chunks
-from glyms_b24_pipeline.bitrix24.encoding import build_query, command_string, json_body, references
+from glyms_b24_pipeline.bitrix24.client import BatchCommand, plan_chunks, solo_commands
+from glyms_b24_pipeline.bitrix24.encoding import (
+    ResultRef,
+    build_query,
+    carries_placeholder_text,
+    command_string,
+    json_body,
+    references,
+)
 from glyms_b24_pipeline.bitrix24.pacing import LeakyBucket, OperatingTimeTracker, bucket_for_portal, portal_key
 
 
@@ -37,10 +44,28 @@ def test_build_query_is_php_style_and_never_sends_none_as_text():
     assert command_string("crm.company.get", {"id": 5}) == "crm.company.get?id=5"
 
 
-def test_references_are_found_and_kept_readable():
-    params = {"fields": {"productId": "$result[create_7][service][id]", "price": 10}, "note": "x $result[other] y"}
-    assert references(params) == {"create_7", "other"}
-    assert "fields[productId]=$result[create_7][service][id]" in build_query(params)
+def test_references_are_objects_and_text_that_looks_like_one_is_data():
+    params = {"fields": {"productId": ResultRef("create_7", ("service", "id")), "price": 10},
+              "note": "x $result[other] y"}
+    assert references(params) == {"create_7"}
+    query = build_query(params)
+    assert "fields[productId]=$result[create_7][service][id]" in query
+    assert "note=x%20%24result%5Bother%5D%20y" in query  # data is encoded, never rendered as a reference
+    assert carries_placeholder_text(params) and not carries_placeholder_text({"x": ResultRef("a")})
+    for text in ("$result[x]", "a $next[p0] b", "$error[k]", "$total[k]", "$time[k]"):
+        assert carries_placeholder_text({"fields": {"NAME": text}}), text
+    assert not carries_placeholder_text({"fields": {"NAME": "USD $100 [promo]", "n": 5}})
+
+
+def test_commands_with_placeholder_text_and_their_dependents_go_alone():
+    commands = [
+        BatchCommand("a", "m", {"fields": {"NAME": "plain"}}),
+        BatchCommand("b", "m", {"fields": {"NAME": "Análisis $result[s1]"}}),
+        BatchCommand("c", "m", {"id": ResultRef("b")}),
+        BatchCommand("d", "m", {"id": ResultRef("a")}),
+    ]
+    assert solo_commands(commands) == {"b", "c"}
+    plan_chunks([c for c in commands if c.key not in {"b", "c"}])  # no false dependency on 's1'
 
 
 def test_json_body_keeps_none_as_null_and_encodes_decimals():
@@ -52,7 +77,7 @@ def test_json_body_keeps_none_as_null_and_encodes_decimals():
 
 def _cmds(n, refs=()):
     refs = dict(refs)
-    return [BatchCommand(f"k{i}", "m", {"x": f"$result[k{refs[i]}]"} if i in refs else {}) for i in range(n)]
+    return [BatchCommand(f"k{i}", "m", {"x": ResultRef(f"k{refs[i]}")} if i in refs else {}) for i in range(n)]
 
 
 def test_chunks_of_fifty_in_order():
@@ -70,9 +95,9 @@ def test_chunk_boundary_moves_earlier_to_keep_a_dependency_together():
 
 def test_bad_references_are_refused():
     with pytest.raises(ValueError, match="unknown key"):
-        plan_chunks([BatchCommand("a", "m", {"x": "$result[zz]"})])
+        plan_chunks([BatchCommand("a", "m", {"x": ResultRef("zz")})])
     with pytest.raises(ValueError, match="does not come before"):
-        plan_chunks([BatchCommand("a", "m", {"x": "$result[b]"}), BatchCommand("b", "m")])
+        plan_chunks([BatchCommand("a", "m", {"x": ResultRef("b")}), BatchCommand("b", "m")])
     with pytest.raises(ValueError, match="span more than"):
         plan_chunks(_cmds(60, {55: 0}))
     with pytest.raises(ValueError, match="duplicate"):
@@ -174,12 +199,15 @@ def test_token_set_repr_and_redaction_hide_secrets():
     assert "abc123" not in redact("POST /rest/1/abc123/user.current HTTP/1.1")
 
 
-def test_resolve_references_replaces_whole_value_placeholders_of_known_keys():
+def test_resolve_references_replaces_references_and_leaves_text_alone():
     from glyms_b24_pipeline.bitrix24.encoding import resolve_references
 
     done = {"s1": {"service": {"id": 1264}}, "l": [{"ID": "7"}]}
-    params = {"fields": {"productId": "$result[s1][service][id]", "other": "$result[s2][service][id]",
-                         "first": "$result[l][0][ID]", "missing": "$result[s1][service][nope]", "text": "x $result[s1]"}}
-    assert resolve_references(params, done) == {"fields": {
-        "productId": 1264, "other": "$result[s2][service][id]", "first": "7",
-        "missing": "$result[s1][service][nope]", "text": "x $result[s1]"}}
+    params = {"fields": {"productId": ResultRef("s1", ("service", "id")), "other": ResultRef("s2", ("service", "id")),
+                         "first": ResultRef("l", (0, "ID")), "text": "x $result[s1]"}}
+    assert resolve_references(params, done, keep_pending=True) == {"fields": {
+        "productId": 1264, "other": ResultRef("s2", ("service", "id")), "first": "7", "text": "x $result[s1]"}}
+    with pytest.raises(LookupError):
+        resolve_references(params, done)
+    with pytest.raises(LookupError):
+        resolve_references({"x": ResultRef("s1", ("service", "nope"))}, done)

@@ -7,7 +7,7 @@ from glyms_b24_pipeline.bitrix24.auth import WebhookAuth
 from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
 from bitrix24_emulator import Fault
 
-from .conftest import FAST, log_of
+from .conftest import limits, log_of
 
 
 def _creates(n):
@@ -43,9 +43,9 @@ def test_a_server_error_on_a_write_batch_is_outcome_unknown(emulator, hook_clien
 def test_rate_limited_write_batch_is_resent(make_emulator):
     # the portal frees a slot every 50 ms; six jittered back-offs (>= 0.35 s in all) always outlast it
     emu = make_emulator(rate_limit_burst=1, rate_limit_drain_per_second=20.0)
-    client = Bitrix24Client(WebhookAuth(emu.add_webhook(user_id=1)), **{**FAST, "rate_limit_burst": 50,
-                                                                         "rate_limit_drain_per_second": 50.0,
-                                                                         "max_retries": 6})
+    client = Bitrix24Client(WebhookAuth(emu.add_webhook(user_id=1)), limits(rate_limit_burst=50,
+                                                                         rate_limit_drain_per_second=50.0,
+                                                                         max_retries=6))
     with client:
         client.call("user.current")
         outcomes = client.batch(_creates(2), idempotent=False)  # 503 first: certainly not applied, so resent
@@ -58,7 +58,7 @@ def test_refused_connection_is_a_connect_error_with_a_known_outcome():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again: nothing listens there
-    client = Bitrix24Client(WebhookAuth(f"http://127.0.0.1:{port}/rest/1/abc/"), **{**FAST, "max_retries": 1})
+    client = Bitrix24Client(WebhookAuth(f"http://127.0.0.1:{port}/rest/1/abc/"), limits(max_retries=1))
     with client:
         outcome = client.batch(_creates(1), idempotent=False)["c0"]
     assert isinstance(outcome.error, errors.ConnectError)

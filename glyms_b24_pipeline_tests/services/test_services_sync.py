@@ -13,6 +13,7 @@ from bitrix24_emulator import Fault
 from glyms_b24_pipeline.sandbox.glyms_seed import add_price_version, add_service_version, seed_glyms
 from glyms_b24_pipeline.services.assets import ServicesPushConfig, services_assets
 from glyms_b24_pipeline.settings_resource import SyncSettings
+from glyms_b24_pipeline.sync.writer import PortalWriter
 
 @pytest.fixture
 def seeded(glyms_dsn):
@@ -26,6 +27,7 @@ def resources(seeded, emulator, tmp_path):
     return {
         "glyms_db": GlymsDatabase(dsn=dsn),
         "bitrix24": Bitrix24Resource(webhook_url=emulator.add_webhook(user_id=1)),
+        "portal_writer": PortalWriter(dsn=dsn),
         "sync_settings": SyncSettings(),
     }
 
@@ -209,7 +211,7 @@ def test_checks_flag_unmapped_types_and_missing_prices_as_warnings(glyms_dsn, em
                     "VALUES (14, 'C1', 100, '2024-01-01')")
     resources = {"glyms_db": GlymsDatabase(dsn=glyms_dsn),
                  "bitrix24": Bitrix24Resource(webhook_url=emulator.add_webhook(user_id=1)),
-                 "sync_settings": SyncSettings()}
+                 "portal_writer": PortalWriter(dsn=glyms_dsn), "sync_settings": SyncSettings()}
     result = sync(resources)
     assert result.success
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
@@ -234,6 +236,7 @@ def test_oauth_token_expiring_mid_push_is_refreshed_and_the_sync_completes(seede
         "glyms_db": GlymsDatabase(dsn=dsn),
         "bitrix24": Bitrix24Resource(portal_url=emulator.portal_url, client_id="local.test.app",
                                      client_secret="test-secret", oauth_url=emulator.oauth_url, token_store_dsn=dsn),
+        "portal_writer": PortalWriter(dsn=dsn),
         "sync_settings": SyncSettings(),
     }
     emulator.add_fault(Fault(kind="expired_token", method="catalog.product.service.add", nth=2))

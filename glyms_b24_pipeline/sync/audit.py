@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
-from glyms_b24_pipeline.glyms.resource import GlymsDatabase
+from glyms_b24_pipeline.glyms.resource import GlymsDatabase, GlymsTransaction
 
 SENT = "sent"  # recorded before the write leaves; settled to success or failed afterwards
 
@@ -49,16 +49,22 @@ class AuditTrail:
         )
         return sorted(int(row["audit_id"]) for row in rows)
 
-    def settle(self, audit_ids: Sequence[int], records: Sequence[AuditRecord]) -> None:
-        """Write the final outcome of rows recorded as sent."""
-        if not audit_ids:
+    def settle(self, audit_ids: Sequence[int], records: Sequence[AuditRecord],
+               also: Optional[Callable[[GlymsTransaction], None]] = None) -> None:
+        """Write the final outcome of rows recorded as sent; ``also`` runs in the same transaction
+        (a change-log row's status commits with the audit row of its write, or neither does)."""
+        if not audit_ids and also is None:
             return
-        self.db.execute(
-            "settle_sync_audit",
-            {
-                "audit_id": list(audit_ids),
-                "outcome": [r.outcome for r in records],
-                "error": [r.error for r in records],
-                "bitrix_id": [r.bitrix_id for r in records],
-            },
-        )
+        with self.db.transaction() as tx:
+            if audit_ids:
+                tx.execute(
+                    "settle_sync_audit",
+                    {
+                        "audit_id": list(audit_ids),
+                        "outcome": [r.outcome for r in records],
+                        "error": [r.error for r in records],
+                        "bitrix_id": [r.bitrix_id for r in records],
+                    },
+                )
+            if also is not None:
+                also(tx)

@@ -1,0 +1,45 @@
+"""The services sync in the registry: its job, its push options and its summary lines."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import dagster as dg
+
+from glyms_b24_pipeline.services.assets import SERVICES_PLAN, SERVICES_PUSH, ServicesPushConfig, services_assets
+from glyms_b24_pipeline.sync.registry import SyncOptions, SyncSpec
+
+
+def _push_config(options: SyncOptions) -> dg.Config:
+    return ServicesPushConfig(dry_run=options.dry_run, allow_mass_deactivation=options.allow_mass_deactivation)
+
+
+def summary_lines(plan: Mapping[str, Any], push: Mapping[str, Any]) -> list[str]:
+    out = []
+    if plan:
+        out.append(
+            f"  services plan: {plan.get('create', 0)} to create, {plan.get('field_updates', 0)} field updates, "
+            f"{plan.get('price_changes', 0)} prices to write, {plan.get('deactivate', 0)} to deactivate, "
+            f"{plan.get('reactivate', 0)} to reactivate, {plan.get('unchanged', 0)} unchanged, "
+            f"{plan.get('invalid', 0)} invalid, {plan.get('duplicate', 0)} duplicate xmlIds"
+        )
+    if push.get("dry_run"):
+        out.append(f"  services dry run: nothing written ({push.get('planned_writes', 0)} writes planned)")
+    elif push:
+        out.append(
+            f"  services push: {push.get('succeeded', 0)} services written, {push.get('failed', 0)} failed, "
+            f"{int(push.get('b24_requests', 0))} API requests, {push.get('duration_seconds', 0)} s"
+        )
+    return out
+
+
+SPEC = SyncSpec(
+    name="services",
+    job_name="services_sync",
+    assets=services_assets,
+    plan_key=SERVICES_PLAN,
+    push_key=SERVICES_PUSH,
+    push_config=_push_config,
+    summary=summary_lines,
+    description="Glyms services -> Bitrix24 catalog: read both sides, plan, push the differences.",
+)

@@ -1,0 +1,68 @@
+"""The push's Dagster face, shared by every sync: guard, dry run, metadata, the failure check."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Mapping, Optional, Sequence
+
+import dagster as dg
+
+from glyms_b24_pipeline.sync.push import ChangeOutcome
+from glyms_b24_pipeline.sync.report import markdown_table
+
+PUSH_FAILURES_CHECK = "push_failures"
+
+
+def push_failures_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(PUSH_FAILURES_CHECK, asset=asset_key, description="Every write of the last push succeeded.")
+
+
+def enforce_guard(guard: Optional[str], *, allowed: bool, dry_run: bool, remedy: str) -> None:
+    """Stop the push, before any write, when a guard tripped and the operator did not consent."""
+    if guard and not allowed and not dry_run:
+        raise dg.Failure(description=f"Push stopped, nothing written: {guard}. {remedy}", allow_retries=False)
+
+
+def push_failure_check(outcomes: Sequence[ChangeOutcome[Any]], *, dry_run: bool = False) -> dg.AssetCheckResult:
+    """WARN when any write failed: the successes stay visible on the asset."""
+    failed = [o for o in outcomes if not o.ok]
+    metadata: dict[str, Any] = {"dry_run": True} if dry_run else {
+        "failed": len(failed),
+        "succeeded": len(outcomes) - len(failed),
+        "first_errors": "; ".join(f"{o.glyms_key}: {o.errors[0]}" for o in failed[:5]) or "none",
+    }
+    return dg.AssetCheckResult(check_name=PUSH_FAILURES_CHECK, passed=not failed, severity=dg.AssetCheckSeverity.WARN,
+                               metadata=metadata)
+
+
+def push_metadata(
+    outcomes: Sequence[ChangeOutcome[Any]],
+    *,
+    action_of: Any,
+    duration: float,
+    counters_before: Mapping[str, float],
+    counters_after: Mapping[str, float],
+    extra: Optional[Mapping[str, Any]] = None,
+) -> dict[str, Any]:
+    """Numeric counts per action and outcome, the request counters of the push, the failures table."""
+    failed = [o for o in outcomes if not o.ok]
+    by_action = Counter((action_of(o.change), "success" if o.ok else "failed") for o in outcomes)
+    metadata: dict[str, Any] = {
+        "dagster/row_count": len(outcomes),
+        "succeeded": len(outcomes) - len(failed),
+        "failed": len(failed),
+        **{f"{action}_{outcome}": n for (action, outcome), n in sorted(by_action.items())},
+        **dict(extra or {}),
+        "duration_seconds": round(duration, 3),
+        **{key: round(counters_after[key] - counters_before.get(key, 0), 3) for key in counters_after},
+    }
+    if failed:
+        metadata["failures"] = dg.MetadataValue.md(markdown_table(
+            ["Glyms key", "action", "error"], [(o.glyms_key, action_of(o.change), "; ".join(o.errors)) for o in failed[:40]]))
+    return metadata
+
+
+def outcome_rows(outcomes: Sequence[ChangeOutcome[Any]], *, action_of: Any) -> list[dict[str, Any]]:
+    """One row per change for the push's asset value (row-level results, Hightouch style)."""
+    return [{"glyms_key": o.glyms_key, "action": action_of(o.change), "bitrix_id": o.bitrix_id,
+             "outcome": "success" if o.ok else "failed", "error": "; ".join(o.errors) or None} for o in outcomes]
