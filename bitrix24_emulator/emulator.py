@@ -19,9 +19,15 @@ from .limits import LeakyBucket, OperatingTime
 from .oauth import DEFAULT_SCOPE, Caller, OAuthServer, TokenError
 from .observability import Observability, RequestLogEntry
 from .registry import CallContext, MethodResult, MethodSpec
-from .server import Reply, start_server, stop_server
+from .server import Reply, start_server, stop_server, tls_context
 from .settings import EmulatorSettings
 from .state import PortalState, write_json_atomically
+
+_TLS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tls")
+# The test CA that signed the bundled certificate: what a client must trust to reach a TLS emulator.
+TLS_CA_FILE = os.path.join(_TLS_DIR, "ca.pem")
+TLS_CERT_FILE = os.path.join(_TLS_DIR, "portal-cert.pem")
+TLS_KEY_FILE = os.path.join(_TLS_DIR, "portal-key.pem")
 
 REGISTRY: dict[str, MethodSpec] = {spec.name.lower(): spec for spec in methods_crm.METHODS + methods_catalog.METHODS}
 BATCH = "batch"
@@ -71,9 +77,14 @@ class Bitrix24Emulator:
     def start(self, host: str = "127.0.0.1", port: int = 0, oauth_port: int = 0) -> "Bitrix24Emulator":
         """Listen on ``host`` (loopback only); port 0 picks a free port. Returns self."""
         self._stopping.clear()
-        portal, portal_thread = start_server(self, "portal", host, port)
+        context = None
+        if self.settings.tls:
+            certfile = self.settings.tls_certfile or TLS_CERT_FILE
+            keyfile = self.settings.tls_keyfile or (None if self.settings.tls_certfile else TLS_KEY_FILE)
+            context = tls_context(certfile, keyfile)
+        portal, portal_thread = start_server(self, "portal", host, port, context)
         try:
-            oauth, oauth_thread = start_server(self, "oauth", host, oauth_port)
+            oauth, oauth_thread = start_server(self, "oauth", host, oauth_port, context)
         except BaseException:
             stop_server(portal, portal_thread)
             raise
@@ -105,12 +116,16 @@ class Bitrix24Emulator:
         self.stop()
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.settings.tls else "http"
+
+    @property
     def portal_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def oauth_url(self) -> str:
-        return f"http://{self.host}:{self.oauth_port}"
+        return f"{self.scheme}://{self.host}:{self.oauth_port}"
 
     @property
     def portal_domain(self) -> str:

@@ -43,6 +43,11 @@ class EmulatorSettings:
     php_json_escaping: bool = True
     page_size: int = 50
     batch_max_commands: int = 50
+    # HTTPS on both servers, as every cloud portal and oauth.bitrix24.tech are: SDKs that hard-code
+    # https:// need it. None = the bundled test certificate for 127.0.0.1/::1/localhost (TLS_CA_FILE).
+    tls: bool = False
+    tls_certfile: Optional[str] = None
+    tls_keyfile: Optional[str] = None
     # Portal identity.
     member_id: Optional[str] = None
     user_id: int = 1
