@@ -48,9 +48,11 @@ class EmulatorSettings:
     tls: bool = False
     tls_certfile: Optional[str] = None
     tls_keyfile: Optional[str] = None
-    # Portal identity.
+    # Portal identity. app.info shows LICENSE as "<language_id>_<license_type>" (e.g. "la_project").
     member_id: Optional[str] = None
     user_id: int = 1
+    language_id: str = "la"
+    license_type: str = "project"
     # Fault defaults.
     slow_delay_seconds: float = 1.0
     timeout_delay_seconds: float = 65.0
