@@ -3,7 +3,7 @@
 See docs/emulator.md for what it emulates and where it knowingly differs from a real portal.
 """
 
-from .emulator import Bitrix24Emulator
+from .emulator import TLS_CA_FILE, Bitrix24Emulator
 from .encoding import build_php_query, parse_php_query, php_json_encode
 from .errors import RestError
 from .faults import FAULT_KINDS, Fault
@@ -11,4 +11,4 @@ from .observability import RequestLogEntry
 from .settings import EmulatorSettings
 
 __all__ = ["Bitrix24Emulator", "EmulatorSettings", "Fault", "FAULT_KINDS", "RequestLogEntry", "RestError",
-           "build_php_query", "parse_php_query", "php_json_encode"]
+           "TLS_CA_FILE", "build_php_query", "parse_php_query", "php_json_encode"]

@@ -40,12 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token-lifetime", type=int, metavar="SECONDS", help="access token lifetime (default 3600)")
     parser.add_argument("--webhook", metavar="USER_ID:CODE", action="append", default=[],
                         help="register an incoming webhook (repeatable)")
+    parser.add_argument("--tls", action="store_true",
+                        help="serve HTTPS with the bundled test certificate (clients must trust bitrix24_emulator/tls/ca.pem)")
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    settings = EmulatorSettings()
+    settings = EmulatorSettings(tls=args.tls)
     if args.rate_limit:
         settings.rate_limit_burst, settings.rate_limit_drain_per_second = args.rate_limit
     if args.token_lifetime:

@@ -9,7 +9,7 @@ import time
 from typing import Any, Optional
 from urllib.parse import parse_qs
 
-from . import methods_catalog, methods_crm
+from . import methods_app, methods_catalog, methods_crm
 from .batch import batch_methods, command_count, run_batch
 from .clock import iso_now
 from .encoding import parse_php_query, php_json_encode
@@ -19,11 +19,18 @@ from .limits import LeakyBucket, OperatingTime
 from .oauth import DEFAULT_SCOPE, Caller, OAuthServer, TokenError
 from .observability import Observability, RequestLogEntry
 from .registry import CallContext, MethodResult, MethodSpec
-from .server import Reply, start_server, stop_server
+from .server import Reply, start_server, stop_server, tls_context
 from .settings import EmulatorSettings
 from .state import PortalState, write_json_atomically
 
-REGISTRY: dict[str, MethodSpec] = {spec.name.lower(): spec for spec in methods_crm.METHODS + methods_catalog.METHODS}
+_TLS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tls")
+# The test CA that signed the bundled certificate: what a client must trust to reach a TLS emulator.
+TLS_CA_FILE = os.path.join(_TLS_DIR, "ca.pem")
+TLS_CERT_FILE = os.path.join(_TLS_DIR, "portal-cert.pem")
+TLS_KEY_FILE = os.path.join(_TLS_DIR, "portal-key.pem")
+
+REGISTRY: dict[str, MethodSpec] = {spec.name.lower(): spec
+                                   for spec in methods_app.METHODS + methods_crm.METHODS + methods_catalog.METHODS}
 BATCH = "batch"
 # Methods that may not run inside a batch.
 NOT_IN_BATCH = {"batch", "download", "upload"}
@@ -71,9 +78,14 @@ class Bitrix24Emulator:
     def start(self, host: str = "127.0.0.1", port: int = 0, oauth_port: int = 0) -> "Bitrix24Emulator":
         """Listen on ``host`` (loopback only); port 0 picks a free port. Returns self."""
         self._stopping.clear()
-        portal, portal_thread = start_server(self, "portal", host, port)
+        context = None
+        if self.settings.tls:
+            certfile = self.settings.tls_certfile or TLS_CERT_FILE
+            keyfile = self.settings.tls_keyfile or (None if self.settings.tls_certfile else TLS_KEY_FILE)
+            context = tls_context(certfile, keyfile)
+        portal, portal_thread = start_server(self, "portal", host, port, context)
         try:
-            oauth, oauth_thread = start_server(self, "oauth", host, oauth_port)
+            oauth, oauth_thread = start_server(self, "oauth", host, oauth_port, context)
         except BaseException:
             stop_server(portal, portal_thread)
             raise
@@ -105,12 +117,16 @@ class Bitrix24Emulator:
         self.stop()
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.settings.tls else "http"
+
+    @property
     def portal_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def oauth_url(self) -> str:
-        return f"http://{self.host}:{self.oauth_port}"
+        return f"{self.scheme}://{self.host}:{self.oauth_port}"
 
     @property
     def portal_domain(self) -> str:
@@ -313,6 +329,9 @@ class Bitrix24Emulator:
             return self._authorize_request(query, entry)
         if role == "portal" and clean.startswith("/rest/"):
             return self._rest_request(clean[len("/rest/"):], query, headers, body, entry, started)
+        if role == "oauth" and clean in ("/rest/app.info", "/rest/app.info.json"):
+            entry.update(method="oauth.app.info", transport="oauth")
+            return self._oauth_app_info(query, headers, body, entry, started)
         entry["error"] = "NOT_FOUND"
         return Reply(404, b"<html><body><h1>404 Not Found</h1></body></html>", "text/html; charset=utf-8")
 
@@ -346,6 +365,21 @@ class Bitrix24Emulator:
             client_id, params.get("state"), self.settings.user_id, self.portal_domain, self.state.member_id,
             f"{self.host}:{self.oauth_port}")
         return Reply(302, b"", "text/html; charset=utf-8", headers={"Location": location})
+
+    def _oauth_app_info(self, query: str, headers: Any, body: bytes, entry: dict, started: float) -> Reply:
+        """``app.info`` on the OAuth server: how an SDK checks whose token it holds and where it is installed."""
+        params = self._params(query, headers, body)
+        token = params.get("auth") or params.get("access_token")
+        install = {"domain": self.portal_domain, "uri": self.portal_url, "client_endpoint": f"{self.portal_url}/rest/",
+                   "member_id": self.state.member_id, "member_type": "PORTAL"}
+        try:
+            result = self.oauth.app_info(token if isinstance(token, str) else None, install,
+                                         self.settings.timezone_offset_minutes)
+        except RestError as exc:
+            entry["error"] = exc.error
+            return self._json_reply(exc.status, exc.body())
+        return self._json_reply(200, {"result": result,
+                                      "time": self._time_object(started, started, None, None, with_operating=False)})
 
     # -- REST --
     @staticmethod
@@ -479,7 +513,7 @@ class Bitrix24Emulator:
         began = time.perf_counter()
         try:
             with self.state.lock:
-                return spec.handler(CallContext(self.state, self.settings, caller.user_id, spec.name), params)
+                return spec.handler(CallContext(self.state, self.settings, caller.user_id, spec.name, caller), params)
         finally:
             if self.settings.operating_limit_enabled:
                 cost = time.perf_counter() - began + self.settings.operating_cost_for(spec.name)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 from urllib.parse import urlencode
 
+from .clock import iso_now
 from .errors import RestError
 
 DEFAULT_SCOPE = "crm,catalog,user,im"
@@ -37,6 +38,8 @@ class Caller:
     key: str  # client_id or webhook code: the operating-time account
     user_id: int
     scope: frozenset
+    scope_text: str = ""  # the granted scope as configured, order kept (app.info shows it)
+    app_id: Optional[int] = None  # the application's local id on the portal (OAuth only)
 
 
 def _new_token() -> str:
@@ -60,7 +63,12 @@ class OAuthServer:
     def register_app(self, client_id: str, client_secret: str, redirect_uri: str = "http://localhost/",
                      scope: str = DEFAULT_SCOPE) -> None:
         with self.lock:
-            self.apps[client_id] = {"client_secret": client_secret, "redirect_uri": redirect_uri, "scope": scope}
+            app_id = self.apps.get(client_id, {}).get("id") or self._next_app_id()
+            self.apps[client_id] = {"client_secret": client_secret, "redirect_uri": redirect_uri, "scope": scope,
+                                    "id": app_id}
+
+    def _next_app_id(self) -> int:
+        return max((int(app.get("id") or 0) for app in self.apps.values()), default=0) + 1
 
     def add_webhook(self, user_id: int = 1, code: Optional[str] = None, scope: str = DEFAULT_SCOPE) -> str:
         code = code or secrets.token_hex(8)
@@ -166,7 +174,18 @@ class OAuthServer:
                 raise RestError("expired_token", self.settings.expired_token_description, 401)
             if record["client_id"] not in self.apps:
                 raise RestError("APPLICATION_NOT_FOUND", "Application not found", 401)
-            return Caller("oauth", record["client_id"], record["user_id"], _scopes(record["scope"]))
+            return Caller("oauth", record["client_id"], record["user_id"], _scopes(record["scope"]), record["scope"],
+                          self.apps[record["client_id"]].get("id"))
+
+    def app_info(self, token: Optional[str], install: dict[str, Any], offset_minutes: int) -> dict[str, Any]:
+        """The OAuth server's ``app.info``: the token's application, scope, expiry and installation."""
+        with self.lock:
+            self.authenticate(token)
+            record = self.access_tokens[str(token)]
+            app = self.apps[record["client_id"]]
+            return {"client_id": record["client_id"], "scope": record["scope"],
+                    "expires": iso_now(offset_minutes, record["expires_at"]), "user_id": record["user_id"],
+                    "install": {"installed": True, "version": 1, "status": "L", "scope": app["scope"], **install}}
 
     def authenticate_webhook(self, user_id: str, code: str) -> Caller:
         with self.lock:
@@ -174,7 +193,7 @@ class OAuthServer:
             if record is None or str(record["user_id"]) != str(user_id):
                 raise RestError("INVALID_CREDENTIALS", "Invalid request credentials",
                                 self.settings.invalid_credentials_status)
-            return Caller("webhook", "webhook:" + code, record["user_id"], _scopes(record["scope"]))
+            return Caller("webhook", "webhook:" + code, record["user_id"], _scopes(record["scope"]), record["scope"])
 
     # ---- persistence --------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -185,6 +204,9 @@ class OAuthServer:
     def restore(self, data: dict[str, Any]) -> None:
         with self.lock:
             self.apps.update(data.get("apps", {}))
+            for app in self.apps.values():  # state files written before apps had ids
+                if not app.get("id"):
+                    app["id"] = self._next_app_id()
             self.access_tokens.update(data.get("access_tokens", {}))
             self.refresh_tokens.update(data.get("refresh_tokens", {}))
             self.webhooks.update(data.get("webhooks", {}))

@@ -23,6 +23,7 @@ class CallContext:
     settings: Any
     user_id: int
     method: str
+    caller: Any = None  # the oauth.Caller behind the request (None when seeding directly)
 
 
 @dataclass(frozen=True)

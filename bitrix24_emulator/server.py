@@ -1,8 +1,9 @@
-"""HTTP layer: two threaded servers on 127.0.0.1 (portal and OAuth) handing requests to the emulator."""
+"""HTTP layer: two threaded servers on 127.0.0.1 (portal and OAuth), plain or TLS, handing requests to the emulator."""
 
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import threading
 from dataclasses import dataclass, field
@@ -29,12 +30,29 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, emulator: Any, role: str):
+    def __init__(self, address, emulator: Any, role: str, ssl_context: Optional[ssl.SSLContext] = None):
         self.emulator = emulator
         self.role = role
+        self.ssl_context = ssl_context
         self.open_connections: set = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def finish_request(self, request, client_address) -> None:
+        if self.ssl_context is None:
+            super().finish_request(request, client_address)
+            return
+        # The handshake runs here, in the connection's own thread, so a client that stalls or
+        # refuses the certificate never blocks the accept loop.
+        request.settimeout(_Handler.timeout)
+        try:
+            tls = self.ssl_context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        try:
+            self.RequestHandlerClass(tls, client_address, self)
+        finally:
+            self.shutdown_request(tls)
 
     def close_open_connections(self) -> None:
         with self.connections_lock:
@@ -117,10 +135,19 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-def start_server(emulator: Any, role: str, host: str, port: int) -> tuple[EmulatorHTTPServer, threading.Thread]:
+def tls_context(certfile: str, keyfile: Optional[str]) -> ssl.SSLContext:
+    """A server-side TLS context (TLS 1.2+) for the given certificate chain and key."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certfile, keyfile)
+    return context
+
+
+def start_server(emulator: Any, role: str, host: str, port: int,
+                 ssl_context: Optional[ssl.SSLContext] = None) -> tuple[EmulatorHTTPServer, threading.Thread]:
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError("the emulator only listens on the loopback interface (127.0.0.1)")
-    server = EmulatorHTTPServer((host, port), emulator, role)
+    server = EmulatorHTTPServer((host, port), emulator, role, ssl_context)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name=f"bitrix24-emulator-{role}", daemon=True)
     thread.start()

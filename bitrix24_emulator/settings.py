@@ -43,9 +43,16 @@ class EmulatorSettings:
     php_json_escaping: bool = True
     page_size: int = 50
     batch_max_commands: int = 50
-    # Portal identity.
+    # HTTPS on both servers, as every cloud portal and oauth.bitrix24.tech are: SDKs that hard-code
+    # https:// need it. None = the bundled test certificate for 127.0.0.1/::1/localhost (TLS_CA_FILE).
+    tls: bool = False
+    tls_certfile: Optional[str] = None
+    tls_keyfile: Optional[str] = None
+    # Portal identity. app.info shows LICENSE as "<language_id>_<license_type>" (e.g. "la_project").
     member_id: Optional[str] = None
     user_id: int = 1
+    language_id: str = "la"
+    license_type: str = "project"
     # Fault defaults.
     slow_delay_seconds: float = 1.0
     timeout_delay_seconds: float = 65.0
