@@ -19,9 +19,9 @@ import sys
 import threading
 import time
 
+from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
 from glyms_b24_pipeline.bitrix24.auth import WebhookAuth
 from glyms_b24_pipeline.bitrix24.client import BatchCommand, Bitrix24Client
-from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
 
 
 def _table(rows: list[tuple[str, str]]) -> str:
@@ -41,7 +41,7 @@ def run(batches: int, commands: int, threads: int, burst: int, drain: float) -> 
         failures: list[str] = []
 
         def work(client: Bitrix24Client, count: int) -> None:
-            for n in range(count):
+            for _n in range(count):
                 outcomes = client.batch(
                     [BatchCommand(f"c{i}", "crm.status.list", {"filter": {"ENTITY_ID": "COMPANY_TYPE"}}) for i in range(commands)]
                 )
@@ -49,7 +49,7 @@ def run(batches: int, commands: int, threads: int, burst: int, drain: float) -> 
 
         emu.reset_observability()
         started = time.monotonic()
-        workers = [threading.Thread(target=work, args=(c, k)) for c, k in zip(clients, share)]
+        workers = [threading.Thread(target=work, args=(c, k)) for c, k in zip(clients, share, strict=False)]
         for worker in workers:
             worker.start()
         for worker in workers:

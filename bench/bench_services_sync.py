@@ -24,10 +24,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
+from glyms_b24_pipeline.config import ServicesSettings
 from glyms_b24_pipeline.glyms.install import install_sql
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
-from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
 from glyms_b24_pipeline.sandbox.glyms_seed import add_price_version, add_service_version, seed_glyms
 from glyms_b24_pipeline.sandbox.postgres import (
     EmbeddedPostgres,
@@ -38,7 +39,6 @@ from glyms_b24_pipeline.sandbox.postgres import (
 )
 from glyms_b24_pipeline.services.assets import contract_parameters, services_assets
 from glyms_b24_pipeline.settings_resource import SyncSettings
-from glyms_b24_pipeline.config import ServicesSettings
 
 
 def legacy_requests(n_services: int, n_in_catalog: int, n_field_changes: int) -> int:
@@ -117,12 +117,12 @@ def main() -> int:
         header = ("run", "writes", "requests", "target", "503s", "wall s", "legacy requests", "legacy wall s")
         widths = [14, 8, 9, 8, 6, 8, 16, 14]
         print(f"\nServices sync, N = {n} seeded services ({n_active} active), emulator at 50 burst / 2 per s")
-        print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
+        print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=False)))
         for label, writes, requests, target, rejected, seconds, legacy, legacy_s in rows:
             cells = (label, writes, requests, target if target is not None else "-", rejected, f"{seconds:.1f}",
                      legacy, f"{legacy_s:.0f}")
-            print("  ".join(str(c).rjust(w) for c, w in zip(cells, widths)))
-        for label, _w, requests, target, rejected, *_ in rows:
+            print("  ".join(str(c).rjust(w) for c, w in zip(cells, widths, strict=False)))
+        for label, _w, requests, target, *_ in rows:
             if target is not None:
                 print(f"{label}: {requests}/{target} requests = {requests / target:.0%} of the target's limit"
                       f"{'' if requests <= target else '  <-- OVER TARGET'}")

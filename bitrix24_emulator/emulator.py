@@ -306,7 +306,7 @@ class Bitrix24Emulator:
 
     def _dispatch(self, role: str, http_method: str, path: str, query: str, headers: Any, body: bytes) -> Reply:
         started = time.time()
-        entry = {"method": path, "transport": "none", "batch_commands": 0, "error": None, "fault": None}
+        entry: dict[str, Any] = {"method": path, "transport": "none", "batch_commands": 0, "error": None, "fault": None}
         try:
             reply = self._route(role, http_method, path, query, headers, body, entry, started)
         except Exception as exc:  # an emulator bug must look like a portal 500, not a dropped socket

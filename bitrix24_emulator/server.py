@@ -50,7 +50,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         except (ssl.SSLError, OSError):
             return
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]  # stdlib stub: Self
         finally:
             self.shutdown_request(tls)
 
@@ -65,6 +65,8 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    server: "EmulatorHTTPServer"
+    _headers_buffer: list[bytes]
     protocol_version = "HTTP/1.1"
     server_version = "nginx"
     sys_version = ""

@@ -98,7 +98,7 @@ class Settings(_Strict):
     writer: WriterSettings = WriterSettings()
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: Any) -> str:
     location = ".".join(str(part) for part in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"{location}: unknown key (check its spelling; see glyms_b24.example.yaml)"

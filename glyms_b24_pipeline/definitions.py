@@ -33,16 +33,17 @@ def sync_job(spec: SyncSpec) -> dg.UnresolvedAssetJobDefinition:
 def bitrix24_resource() -> Bitrix24Resource:
     """Webhook mode when B24_WEBHOOK_URL is set, OAuth local application otherwise."""
     settings = load_settings().bitrix24
-    common = {"limits": settings.client_limits(), "redirect_uri": settings.redirect_uri}
+    limits, redirect_uri = settings.client_limits(), settings.redirect_uri
     if os.environ.get("B24_WEBHOOK_URL"):
-        return Bitrix24Resource(webhook_url=dg.EnvVar("B24_WEBHOOK_URL"), **common)
+        return Bitrix24Resource(webhook_url=dg.EnvVar("B24_WEBHOOK_URL"), limits=limits, redirect_uri=redirect_uri)
     return Bitrix24Resource(
         portal_url=dg.EnvVar("B24_PORTAL_URL"),
         client_id=dg.EnvVar("B24_CLIENT_ID"),
         client_secret=dg.EnvVar("B24_CLIENT_SECRET"),
         oauth_url=dg.EnvVar("B24_OAUTH_URL") if os.environ.get("B24_OAUTH_URL") else DEFAULT_OAUTH_URL,
         token_store_dsn=dg.EnvVar("GLYMS_PG_DSN"),
-        **common,
+        limits=limits,
+        redirect_uri=redirect_uri,
     )
 
 

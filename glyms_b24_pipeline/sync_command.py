@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import dagster as dg
 
@@ -59,7 +59,7 @@ class SyncRunSummary:
         return out
 
 
-def _metadata_values(metadata: dict[str, Any]) -> dict[str, Any]:
+def _metadata_values(metadata: Mapping[str, Any]) -> dict[str, Any]:
     return {key: getattr(value, "value", value) for key, value in metadata.items()}
 
 
@@ -70,7 +70,7 @@ def job_name_for(syncs: Sequence[SyncSpec]) -> str:
 def run_sync(
     instance: dg.DagsterInstance,
     names: Optional[Sequence[str]] = None,
-    options: SyncOptions = SyncOptions(),
+    options: Optional[SyncOptions] = None,
     *,
     console_log_level: str = "CRITICAL",
 ) -> SyncRunSummary:
@@ -78,6 +78,7 @@ def run_sync(
     from glyms_b24_pipeline.definitions import build_definitions
 
     syncs = all_syncs(names)
+    options = options or SyncOptions()
     job = build_definitions().resolve_job_def(job_name_for(syncs))
     result = job.execute_in_process(
         instance=instance,
@@ -90,8 +91,8 @@ def run_sync(
     )
     summary = SyncRunSummary(run_id=result.run_id, success=result.success, syncs=syncs)
     for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization
-        waited = materialization.metadata.get("lock_waited_seconds")
+        materialization = event.step_materialization_data.materialization
+        waited: Any = materialization.metadata.get("lock_waited_seconds")
         summary.lock_waited_seconds += float(getattr(waited, "value", waited) or 0)
         for spec in syncs:
             if materialization.asset_key == spec.plan_key:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import dagster as dg
+import pytest
 
 from glyms_b24_pipeline.cli import main
 from glyms_b24_pipeline.definitions import BITRIX24_WRITER_TAG
@@ -45,6 +46,7 @@ def test_sync_command_without_dagster_home_says_so(glyms_dsn, monkeypatch, capsy
     assert capsys.readouterr().err.startswith("error: DAGSTER_HOME is not set")
 
 
+@pytest.mark.slow
 def test_sandbox_command_runs_the_sync_end_to_end_and_survives_a_restart(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "GLYMS_", "DAGSTER_"))}
     command = [sys.executable, "-m", "glyms_b24_pipeline.cli", "sandbox", "--dir", str(tmp_path / "sbx"),

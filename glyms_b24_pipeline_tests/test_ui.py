@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
 PLAN_QUERY = """{ assetOrError(assetKey: {path: ["sync", "services_plan"]}) {
@@ -19,6 +20,7 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_sandbox_ui_shows_the_assets_and_the_plan(tmp_path):
     port = _free_port()
     base = f"http://127.0.0.1:{port}"

@@ -359,7 +359,7 @@ class Bitrix24Client:
             result=data.get("result"),
             total=_int_or_none(data.get("total")),
             next=_int_or_none(data.get("next")),
-            time=time_info,
+            time=time_info or {},
             http_status=status,
         )
 
@@ -503,7 +503,7 @@ class Bitrix24Client:
             if key in failures:
                 any_failed = True
                 failure = failures[key] if isinstance(failures[key], dict) else {"error": failures[key]}
-                error = errors.classify(
+                error: errors.Bitrix24Error = errors.classify(
                     method=command.method,
                     http_status=None,
                     code=failure.get("error"),
@@ -526,7 +526,7 @@ class Bitrix24Client:
                 )
             else:
                 any_failed = True
-                error: errors.Bitrix24Error = (
+                error = (
                     errors.NotExecutedError("not run: an earlier command of the batch failed (halt)", method=command.method)
                     if halt
                     else errors.ServerError("the batch answer has no result for this command", method=command.method)

@@ -51,7 +51,7 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[
             widths[i] = max(widths[i], _width(value))
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths)).rstrip()
+        return "  ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths, strict=False)).rstrip()
 
     return [line(list(headers)), "  ".join("-" * w for w in widths), *(line(row) for row in cells)]
 
@@ -108,7 +108,7 @@ def auth_command(args: argparse.Namespace) -> int:
         return 0
     auth = OAuthAuth(app, store)
     try:
-        stored = auth.exchange_code(code.strip())
+        stored = auth.exchange_code(str(code).strip())
     except ReauthorizationRequired as exc:
         raise ReauthorizationRequired(
             "el código fue rechazado (expira a los 30 s y sirve una sola vez)", method=exc.method, code=exc.code,

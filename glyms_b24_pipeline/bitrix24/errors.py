@@ -202,7 +202,7 @@ def classify(
     use HTTP statuses consistently, and batch sub-errors arrive inside an HTTP 200), then on
     the status.
     """
-    kwargs = dict(method=method, http_status=http_status, code=code, extra=extra)
+    kwargs: dict[str, Any] = dict(method=method, http_status=http_status, code=code, extra=extra)
     text = _one_line(description)
     key = code if isinstance(code, str) else None
     if key in REAUTHORIZE_CODES:

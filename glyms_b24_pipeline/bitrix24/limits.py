@@ -6,6 +6,8 @@ made strict (unknown keys are errors) and frozen like the rest of the settings.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import dagster as dg
 from pydantic import ConfigDict, Field
 
@@ -15,8 +17,8 @@ class RateLimit(dg.Config):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    burst: int = Field(50, ge=1, le=100_000, description="requests the portal accepts at once")
-    drain_per_second: float = Field(2.0, gt=0, le=100_000, description="requests per second the bucket drains")
+    burst: Annotated[int, Field(ge=1, le=100_000, description="requests the portal accepts at once")] = 50
+    drain_per_second: Annotated[float, Field(gt=0, le=100_000, description="requests per second the bucket drains")] = 2.0
 
 
 class ClientLimits(dg.Config):
@@ -25,14 +27,14 @@ class ClientLimits(dg.Config):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rate_limit: RateLimit = RateLimit()
-    connect_timeout_seconds: float = Field(10.0, gt=0)
-    read_timeout_seconds: float = Field(60.0, gt=0)
-    max_retries: int = Field(6, ge=0, le=20, description="retries of a retryable failure (503, 429, 5xx, timeouts)")
-    backoff_base_seconds: float = Field(0.5, ge=0, description="first back-off; doubles per retry, with jitter")
-    backoff_max_seconds: float = Field(30.0, ge=0)
+    connect_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    read_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+    max_retries: Annotated[int, Field(ge=0, le=20, description="retries of a retryable failure (503, 429, 5xx, timeouts)")] = 6
+    backoff_base_seconds: Annotated[float, Field(ge=0, description="first back-off; doubles per retry, with jitter")] = 0.5
+    backoff_max_seconds: Annotated[float, Field(ge=0)] = 30.0
     # The portal blocks a method after 480 s of execution time in 10 minutes.
-    operating_budget_seconds: float = Field(480.0, gt=0)
-    operating_wait_max_seconds: float = Field(600.0, gt=0, description="longest wait for a method's window")
+    operating_budget_seconds: Annotated[float, Field(gt=0)] = 480.0
+    operating_wait_max_seconds: Annotated[float, Field(gt=0, description="longest wait for a method's window")] = 600.0
 
     @classmethod
     def permissive(cls, **overrides: object) -> "ClientLimits":

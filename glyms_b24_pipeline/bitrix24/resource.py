@@ -18,7 +18,7 @@ process and the OAuth tokens through PostgreSQL, so that is safe).
 from __future__ import annotations
 
 import threading
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -33,14 +33,14 @@ _SECRET_FIELDS = frozenset({"client_secret", "webhook_url", "token_store_dsn"})
 class Bitrix24Resource(dg.ConfigurableResource):
     """Bitrix24 REST access for assets: ``get_client()`` and ``counters_metadata()``."""
 
-    portal_url: str = Field("", description="Portal base URL (B24_PORTAL_URL); unused in webhook mode")
-    client_id: Optional[str] = Field(None, description="Local application client id (B24_CLIENT_ID)")
-    client_secret: Optional[str] = Field(None, description="Local application secret (B24_CLIENT_SECRET)")
-    oauth_url: Optional[str] = Field(None, description="OAuth server base URL (B24_OAUTH_URL), default https://oauth.bitrix.info")
-    webhook_url: Optional[str] = Field(None, description="Incoming webhook URL (B24_WEBHOOK_URL): webhook mode when set")
-    token_store_dsn: Optional[str] = Field(None, description="PostgreSQL DSN holding glyms_b24.oauth_token (GLYMS_PG_DSN)")
+    portal_url: Annotated[str, Field(description="Portal base URL (B24_PORTAL_URL); unused in webhook mode")] = ""
+    client_id: Annotated[Optional[str], Field(description="Local application client id (B24_CLIENT_ID)")] = None
+    client_secret: Annotated[Optional[str], Field(description="Local application secret (B24_CLIENT_SECRET)")] = None
+    oauth_url: Annotated[Optional[str], Field(description="OAuth server base URL (B24_OAUTH_URL), default https://oauth.bitrix.info")] = None
+    webhook_url: Annotated[Optional[str], Field(description="Incoming webhook URL (B24_WEBHOOK_URL): webhook mode when set")] = None
+    token_store_dsn: Annotated[Optional[str], Field(description="PostgreSQL DSN holding glyms_b24.oauth_token (GLYMS_PG_DSN)")] = None
     redirect_uri: str = "http://localhost/"
-    limits: ClientLimits = Field(default_factory=ClientLimits, description="pacing, timeouts and retries (bitrix24.* settings)")
+    limits: Annotated[ClientLimits, Field(description="pacing, timeouts and retries (bitrix24.* settings)")] = ClientLimits()
 
     _client: Optional[Bitrix24Client] = PrivateAttr(default=None)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)

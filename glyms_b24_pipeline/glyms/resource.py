@@ -44,7 +44,7 @@ class GlymsDatabase(dg.ConfigurableResource):
         with connect(self.dsn, connect_timeout=self.connect_timeout_seconds) as conn:
             with conn.cursor() as cur:
                 cur.execute(read_sql(f"queries/{query}.sql"), params)
-                columns = [col.name for col in cur.description]
+                columns = [col.name for col in cur.description or ()]
                 return pd.DataFrame.from_records(cur.fetchall(), columns=columns)
 
     @contextlib.contextmanager

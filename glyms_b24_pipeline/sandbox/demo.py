@@ -62,7 +62,7 @@ def prepare_glyms(admin_dsn: str, services: int, customers: int) -> str:
     install_sql(dsn)
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM lims.prestacion")
-        empty = cur.fetchone()[0] == 0
+        empty = (cur.fetchone() or (0,))[0] == 0
     if empty:
         summary = seed_glyms(dsn, services=services, customers=customers)
         print(f"Glyms sandbox: {summary.services} services ({summary.active_services} active), "
@@ -92,7 +92,7 @@ def sandbox_command(args: argparse.Namespace) -> int:
     if not admin_dsn:
         server = EmbeddedPostgres(root / "postgres")
         admin_dsn = server.admin_dsn
-    emulator = Bitrix24Emulator(EmulatorSettings(), state_file=root / "bitrix24_portal.json")
+    emulator = Bitrix24Emulator(EmulatorSettings(), state_file=str(root / "bitrix24_portal.json"))
     try:
         dsn = prepare_glyms(admin_dsn, args.services, args.customers)
         emulator.start(host="127.0.0.1", port=0)

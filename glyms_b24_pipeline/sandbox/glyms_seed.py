@@ -76,9 +76,9 @@ def _service_rows(rng: random.Random, count: int, dirty_share: float, summary: S
     base_date = datetime(2023, 1, 1)
     for offset in range(count):
         id_prestacion = first_id + offset
-        tipo_ot = rng.choice([1, 1, 1, 2, 2, 3])
-        codigo = f"{'CIV'[tipo_ot - 1]}{id_prestacion:05d}"
-        descripcion = rng.choice(_ANALYTES[tipo_ot]) + rng.choice(_QUALIFIERS)
+        tipo_ot: Optional[int] = rng.choice([1, 1, 1, 2, 2, 3])
+        codigo = f"{'CIV'[(tipo_ot or 1) - 1]}{id_prestacion:05d}"
+        descripcion: Optional[str] = rng.choice(_ANALYTES[tipo_ot or 1]) + rng.choice(_QUALIFIERS)
         comentario = rng.choice(_COMMENTS)
         activa = 0 if rng.random() < 0.05 else 1
         if rng.random() < dirty_share:
@@ -117,7 +117,7 @@ def _price_rows(rng: random.Random, services: list[tuple]):
     latest = {}
     for row in services:
         latest[row[0]] = row  # last version wins
-    for id_prestacion, _version, codigo, _d, _c, _a, tipo_ot, _f in latest.values():
+    for _id_prestacion, _version, codigo, _d, _c, _a, tipo_ot, _f in latest.values():
         if codigo.startswith("SINPRECIO"):
             continue
         contract = CONTRACT_BY_TIPO_OT.get(tipo_ot)
@@ -134,7 +134,7 @@ def _price_rows(rng: random.Random, services: list[tuple]):
 def _customer_rows(rng: random.Random, count: int, dirty_share: float, summary: SeedSummary):
     for index in range(count):
         surname = rng.choice(_SURNAMES)
-        razon_social = f"{rng.choice(_COMPANY_KINDS)} {surname} {rng.choice(_PLACES)} {rng.choice(_SUFFIXES)}".strip()
+        razon_social: Optional[str] = f"{rng.choice(_COMPANY_KINDS)} {surname} {rng.choice(_PLACES)} {rng.choice(_SUFFIXES)}".strip()
         nombre_fantasia = rng.choice([None, f"{surname} {rng.choice(_PLACES)}", f"Lab {surname}"])
         slug = surname.lower().translate(str.maketrans("áéíóúñ", "aeioun"))
         mail = rng.choice([f"contacto@{slug}.com.ar", f"{slug}.{index}@{rng.choice(_MAIL_DOMAINS)}", None])
@@ -142,8 +142,8 @@ def _customer_rows(rng: random.Random, count: int, dirty_share: float, summary: 
         direccion = f"{rng.choice(_STREETS)} {rng.randrange(100, 4000)}, {rng.choice(_CITIES)}"
         observaciones = rng.choice([None, None, "Cliente de larga data.", "Pago a 30 días.", "BLOQUEADO por deuda",
                                     "Cuenta bloqueada temporalmente", ""])
-        id_tipo_ot = rng.choice([1, 1, 2, 3])
-        id_cliente_tipo = rng.choice([7, 9, 10, 11, 12, 20, 26, 30, 40])
+        id_tipo_ot: Optional[int] = rng.choice([1, 1, 2, 3])
+        id_cliente_tipo: Optional[int] = rng.choice([7, 9, 10, 11, 12, 20, 26, 30, 40])
         dirty = rng.random() < dirty_share
         if dirty:
             kind = rng.randrange(6)
@@ -209,7 +209,7 @@ def seed_glyms(dsn: str, *, services: int = 300, customers: int = 100, seed: int
                     fetch=True,
                 )
                 summary.customers = len(ids)
-                summary.dirty_customers = [id_[0] for id_, row in zip(ids, customer_rows) if row[-1]]
+                summary.dirty_customers = [id_[0] for id_, row in zip(ids, customer_rows, strict=False) if row[-1]]
     finally:
         conn.close()
     return summary

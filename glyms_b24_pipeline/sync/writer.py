@@ -9,7 +9,7 @@ own lock and plans afresh, so nothing that already succeeded is sent twice.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -22,7 +22,7 @@ from glyms_b24_pipeline.sync.lock import PortalLock
 class PortalWriter(dg.ConfigurableResource):
     """Holds the portal's writer lock from a sync's first read of Bitrix24 to the end of the run."""
 
-    dsn: str = Field(description="Glyms PostgreSQL DSN where the advisory lock lives (GLYMS_PG_DSN)")
+    dsn: Annotated[str, Field(description="Glyms PostgreSQL DSN where the advisory lock lives (GLYMS_PG_DSN)")]
 
     _lock: Optional[PortalLock] = PrivateAttr(default=None)
     _reads: dict[str, tuple[str, str]] = PrivateAttr(default_factory=dict)

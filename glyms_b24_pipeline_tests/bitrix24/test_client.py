@@ -4,10 +4,10 @@ import time
 
 import pytest
 
-from glyms_b24_pipeline.bitrix24 import errors
-from glyms_b24_pipeline.bitrix24.encoding import ResultRef
-from glyms_b24_pipeline.bitrix24.client import BatchCommand
 from bitrix24_emulator import Fault
+from glyms_b24_pipeline.bitrix24 import errors
+from glyms_b24_pipeline.bitrix24.client import BatchCommand
+from glyms_b24_pipeline.bitrix24.encoding import ResultRef
 
 from .conftest import log_of, webhook_client
 

@@ -110,7 +110,6 @@ def test_commands_refused_for_operating_time_are_resent_with_their_dependents(ma
     from glyms_b24_pipeline.bitrix24.auth import WebhookAuth
     from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
 
-    from .conftest import limits
 
     emu = make_emulator(
         rate_limit_burst=100000, rate_limit_drain_per_second=100000.0,

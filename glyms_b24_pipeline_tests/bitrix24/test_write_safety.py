@@ -2,10 +2,10 @@
 
 import socket
 
+from bitrix24_emulator import Fault
 from glyms_b24_pipeline.bitrix24 import errors
 from glyms_b24_pipeline.bitrix24.auth import WebhookAuth
 from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
-from bitrix24_emulator import Fault
 
 from .conftest import limits, log_of
 

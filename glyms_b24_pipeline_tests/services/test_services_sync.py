@@ -7,13 +7,14 @@ import dagster as dg
 import psycopg2
 import pytest
 
+from bitrix24_emulator import Fault
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
-from bitrix24_emulator import Fault
 from glyms_b24_pipeline.sandbox.glyms_seed import add_price_version, add_service_version, seed_glyms
 from glyms_b24_pipeline.services.assets import ServicesPushConfig, services_assets
 from glyms_b24_pipeline.settings_resource import SyncSettings
 from glyms_b24_pipeline.sync.writer import PortalWriter
+
 
 @pytest.fixture
 def seeded(glyms_dsn):

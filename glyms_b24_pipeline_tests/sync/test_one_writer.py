@@ -170,7 +170,7 @@ def test_placeholder_text_in_glyms_is_stored_exactly_and_the_run_goes_on(glyms_d
         cur.execute("SELECT id_prestacion FROM lims.v_prestacion_max_version WHERE activa = 1 "
                     "AND length(btrim(coalesce(descripcion, ''))) > 0 ORDER BY id_prestacion LIMIT 3")
         ids = [row[0] for row in cur.fetchall()]
-        for service_id, name in zip(ids, sorted(names)):
+        for service_id, name in zip(ids, sorted(names), strict=False):
             cur.execute("INSERT INTO lims.prestacion (id_prestacion, version, codigo, descripcion, comentario, activa, "
                         "id_tipo_ot) SELECT id_prestacion, version + 1, codigo, %s, %s, 1, id_tipo_ot "
                         "FROM lims.v_prestacion_max_version WHERE id_prestacion = %s", (name, name, service_id))
