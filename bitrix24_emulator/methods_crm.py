@@ -6,10 +6,10 @@ Legacy CRM proxies: UPPER_CASE fields, every scalar rendered as a string, ``erro
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from .errors import RestError, crm_error
-from .listing import apply_filter, apply_order, paginate, parse_filter, parse_order
+from .listing import apply_filter, apply_order, list_page, parse_filter, parse_order
 from .registry import CallContext, MethodResult, MethodSpec, as_int, param
 
 # (name, type, title, read_only, extra descriptor keys)
@@ -62,6 +62,11 @@ IMPORT_WRITABLE = {"DATE_CREATE", "DATE_MODIFY", "CREATED_BY_ID", "MODIFY_BY_ID"
 MULTIFIELDS = {"PHONE": "Phone", "EMAIL": "E-mail", "WEB": "Website", "IM": "Messenger", "LINK": "LINK"}
 MULTIFIELD_DEFAULT_TYPE = {"PHONE": "WORK", "EMAIL": "WORK", "WEB": "WORK", "IM": "OTHER", "LINK": "USER"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Name of the companies' index by normalised phone/e-mail (see ``communication_key``).
+COMPANY_BY_COMMUNICATION = "communication"
+# The number proper ends at the first character no phone format uses: what follows is an
+# extension ("ext. 12", "x12", "доб. 12", "#12", ";ext=12"), which duplicate search ignores.
+_PHONE_END = re.compile(r"[^\d\s+\-()./]")
 
 
 def _crm_id(params: dict) -> int:
@@ -91,6 +96,33 @@ def _string(value: Any) -> Optional[str]:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+# ---- communications (duplicate search) ----------------------------------------------------
+def communication_key(type_id: str, value: Any) -> Optional[str]:
+    """How duplicate search compares a value: e-mails case-insensitively, phones by their digits.
+
+    A phone keeps its digits and a leading ``+``; anything after the number proper (an
+    extension) is ignored. None = nothing to compare (empty, or no digits).
+    """
+    text = str(value).strip()
+    if type_id == "EMAIL":
+        return text.lower() or None
+    if type_id == "PHONE":
+        number = _PHONE_END.split(text, 1)[0]
+        digits = re.sub(r"\D", "", number)
+        if not digits:
+            return None
+        return ("+" if number.startswith("+") else "") + digits
+    return None
+
+
+def company_communication_keys(company: dict) -> Iterator[tuple[str, str]]:
+    for type_id in ("PHONE", "EMAIL"):
+        for item in company.get("FM", {}).get(type_id, []):
+            key = communication_key(type_id, item["VALUE"])
+            if key is not None:
+                yield type_id, key
 
 
 # ---- rendering --------------------------------------------------------------------------
@@ -231,7 +263,7 @@ def create_company(ctx: CallContext, fields: dict, import_mode: bool = False) ->
     }
     company.update(_writable(ctx, fields, import_mode))
     _apply_multifields(ctx, company, fields)
-    ctx.state.data["companies"][company_id] = company
+    ctx.state.companies.put(company)
     return company_id
 
 
@@ -245,22 +277,25 @@ def company_add(ctx: CallContext, params: dict) -> MethodResult:
 def company_update(ctx: CallContext, params: dict) -> MethodResult:
     company_id = _crm_id(params)
     fields = _crm_map(params, "fields")
-    company = ctx.state.data["companies"].get(company_id)
+    company = ctx.state.companies.get(company_id)
     if company is None:
         raise crm_error("Company is not found")
     fields = {str(k).upper(): v for k, v in fields.items()}
     _validate(ctx, fields)
     if "TITLE" in fields and fields["TITLE"] in (None, ""):
         raise RestError("ERROR_CORE", 'The "Company Name" field is required.', 400)
-    company.update(_writable(ctx, fields, False))
-    _apply_multifields(ctx, company, fields)
-    company["DATE_MODIFY"] = ctx.state.now()
-    company["MODIFY_BY_ID"] = ctx.user_id
+    try:
+        company.update(_writable(ctx, fields, False))
+        _apply_multifields(ctx, company, fields)
+        company["DATE_MODIFY"] = ctx.state.now()
+        company["MODIFY_BY_ID"] = ctx.user_id
+    finally:
+        ctx.state.companies.put(company)  # re-file ORIGIN_ID and communications even after a failure
     return MethodResult(True)
 
 
 def company_get(ctx: CallContext, params: dict) -> MethodResult:
-    company = ctx.state.data["companies"].get(_crm_id(params))
+    company = ctx.state.companies.get(_crm_id(params))
     if company is None:
         raise crm_error("Not found")
     return MethodResult(render_company(ctx, company))
@@ -268,7 +303,7 @@ def company_get(ctx: CallContext, params: dict) -> MethodResult:
 
 def company_delete(ctx: CallContext, params: dict) -> MethodResult:
     company_id = _crm_id(params)
-    if ctx.state.data["companies"].pop(company_id, None) is None:
+    if ctx.state.companies.remove(company_id) is None:
         raise crm_error("Company is not found")
     return MethodResult(True)
 
@@ -288,10 +323,9 @@ def company_list(ctx: CallContext, params: dict) -> MethodResult:
     if not select:
         select = ["*", "UF_*"]
     select = [str(name).upper() if not str(name).upper().startswith("UF_") else str(name) for name in select]
-    conditions = parse_filter(filter_params, lambda f: f.upper())
-    rows = apply_filter(ctx.state.data["companies"].values(), conditions, _company_value)
-    rows = apply_order(sorted(rows, key=lambda c: c["ID"]), parse_order(order, lambda f: f.upper()), _company_value)
-    page = paginate(rows, param(params, "start", "START"), ctx.settings.page_size)
+    conditions = parse_filter(filter_params, str.upper)
+    page = list_page(ctx.state.companies, conditions, parse_order(order, str.upper), param(params, "start", "START"),
+                     ctx.settings.page_size, _company_value, id_field="ID")
     rendered = [render_company(ctx, company, select) for company in page.rows]
     # Legacy CRM lists report total 0 in the fast (start=-1) mode.
     return MethodResult(rendered, page.next, 0 if page.fast else page.total)
