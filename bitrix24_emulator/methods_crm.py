@@ -1,4 +1,5 @@
-"""CRM methods: ``crm.company.*``, ``crm.company.userfield.*``, ``crm.status.*``, ``user.current``, ``im.notify``.
+"""CRM methods: ``crm.company.*``, ``crm.company.userfield.*``, ``crm.status.*``, ``crm.duplicate.findbycomm``,
+``user.current``, ``im.notify``.
 
 Legacy CRM proxies: UPPER_CASE fields, every scalar rendered as a string, ``error: ""`` on failure.
 """
@@ -67,6 +68,8 @@ COMPANY_BY_COMMUNICATION = "communication"
 # The number proper ends at the first character no phone format uses: what follows is an
 # extension ("ext. 12", "x12", "доб. 12", "#12", ";ext=12"), which duplicate search ignores.
 _PHONE_END = re.compile(r"[^\d\s+\-()./]")
+DUPLICATE_ENTITY_TYPES = ("LEAD", "CONTACT", "COMPANY")
+MAX_COMMUNICATION_VALUES = 20
 
 
 def _crm_id(params: dict) -> int:
@@ -406,6 +409,40 @@ def userfield_list(ctx: CallContext, params: dict) -> MethodResult:
     return MethodResult(rendered, None, len(rendered))
 
 
+# ---- duplicates ---------------------------------------------------------------------------
+def duplicate_findbycomm(ctx: CallContext, params: dict) -> MethodResult:
+    """Ids of CRM entities holding one of ``values`` as a phone or e-mail, by entity type.
+
+    Only companies exist here, so LEAD and CONTACT never have hits. No hits = ``[]``.
+    """
+    type_id = str(param(params, "type", "TYPE", default="") or "").strip().upper()
+    if not type_id:
+        raise crm_error("Communication type is not defined")
+    if type_id not in ("EMAIL", "PHONE"):
+        raise crm_error(f"Communication type '{type_id}' is not supported in current context")
+    values = param(params, "values", "VALUES")
+    if isinstance(values, dict):
+        values = list(values.values())
+    if not isinstance(values, list) or not values:
+        raise crm_error("Communication values is not defined")
+    if len(values) > MAX_COMMUNICATION_VALUES:
+        raise crm_error(f"Too many communication values: {len(values)} given, "
+                        f"the maximum is {MAX_COMMUNICATION_VALUES}")
+    entity_type = str(param(params, "entity_type", "ENTITY_TYPE", default="") or "").strip().upper()
+    searched = [entity_type] if entity_type in DUPLICATE_ENTITY_TYPES else list(DUPLICATE_ENTITY_TYPES)
+    if "COMPANY" not in searched:
+        return MethodResult([])
+    index = ctx.state.companies.indexes[COMPANY_BY_COMMUNICATION]
+    found: set[int] = set()
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            continue
+        key = communication_key(type_id, value)
+        if key is not None:
+            found |= index.ids((type_id, key))
+    return MethodResult({"COMPANY": sorted(found)} if found else [])
+
+
 # ---- directories, user, notifications -----------------------------------------------------
 def status_list(ctx: CallContext, params: dict) -> MethodResult:
     filter_params = _crm_map(params, "filter", required=False)
@@ -451,6 +488,7 @@ METHODS = [
     MethodSpec("crm.company.userfield.add", "crm", userfield_add, writes=True),
     MethodSpec("crm.company.userfield.list", "crm", userfield_list),
     MethodSpec("crm.status.list", "crm", status_list),
+    MethodSpec("crm.duplicate.findbycomm", "crm", duplicate_findbycomm),
     MethodSpec("crm.status.entity.items", "crm", status_entity_items),
     MethodSpec("user.current", "user", user_current),
     MethodSpec("im.notify.system.add", "im", notify_system_add, writes=True),
