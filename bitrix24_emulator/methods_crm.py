@@ -10,7 +10,7 @@ import re
 from typing import Any, Iterator, Optional
 
 from .errors import RestError, crm_error
-from .listing import apply_filter, apply_order, list_page, parse_filter, parse_order
+from .listing import Condition, apply_filter, apply_order, list_page, parse_filter, parse_order
 from .registry import CallContext, MethodResult, MethodSpec, as_int, param
 
 # (name, type, title, read_only, extra descriptor keys)
@@ -63,6 +63,8 @@ IMPORT_WRITABLE = {"DATE_CREATE", "DATE_MODIFY", "CREATED_BY_ID", "MODIFY_BY_ID"
 MULTIFIELDS = {"PHONE": "Phone", "EMAIL": "E-mail", "WEB": "Website", "IM": "Messenger", "LINK": "LINK"}
 MULTIFIELD_DEFAULT_TYPE = {"PHONE": "WORK", "EMAIL": "WORK", "WEB": "WORK", "IM": "OTHER", "LINK": "USER"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+STATUS_FIELDS = {"ID", "ENTITY_ID", "STATUS_ID", "NAME", "NAME_INIT", "SORT", "SYSTEM", "CATEGORY_ID", "COLOR",
+                 "SEMANTICS"}
 # Name of the companies' index by normalised phone/e-mail (see ``communication_key``).
 COMPANY_BY_COMMUNICATION = "communication"
 # The number proper ends at the first character no phone format uses: what follows is an
@@ -99,6 +101,14 @@ def _string(value: Any) -> Optional[str]:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _known_fields_only(conditions: list[Condition], fields: set[str]) -> list[Condition]:
+    """The CRM REST layer drops filter keys that are not fields of the entity before querying.
+
+    That is how options such as ``CHECK_PERMISSIONS`` ride in the filter without filtering.
+    """
+    return [condition for condition in conditions if condition.field in fields]
 
 
 # ---- communications (duplicate search) ----------------------------------------------------
@@ -326,7 +336,8 @@ def company_list(ctx: CallContext, params: dict) -> MethodResult:
     if not select:
         select = ["*", "UF_*"]
     select = [str(name).upper() if not str(name).upper().startswith("UF_") else str(name) for name in select]
-    conditions = parse_filter(filter_params, str.upper)
+    known = set(STANDARD_NAMES) | set(MULTIFIELDS) | {uf["FIELD_NAME"] for uf in ctx.state.data["user_fields"].values()}
+    conditions = _known_fields_only(parse_filter(filter_params, str.upper), known)
     page = list_page(ctx.state.companies, conditions, parse_order(order, str.upper), param(params, "start", "START"),
                      ctx.settings.page_size, _company_value, id_field="ID")
     rendered = [render_company(ctx, company, select) for company in page.rows]
@@ -447,7 +458,8 @@ def duplicate_findbycomm(ctx: CallContext, params: dict) -> MethodResult:
 def status_list(ctx: CallContext, params: dict) -> MethodResult:
     filter_params = _crm_map(params, "filter", required=False)
     order = parse_order(_crm_map(params, "order", required=False), str.upper) or [("SORT", False)]
-    rows = apply_filter(ctx.state.data["statuses"], parse_filter(filter_params, str.upper))
+    rows = apply_filter(ctx.state.data["statuses"], _known_fields_only(parse_filter(filter_params, str.upper),
+                                                                       STATUS_FIELDS))
     rows = apply_order(sorted(rows, key=lambda s: int(s["ID"])), order)
     return MethodResult([dict(row) for row in rows], None, len(rows))
 
