@@ -8,7 +8,7 @@ as fast as one of 1,000. They are derived data: never saved, rebuilt from the ro
 from __future__ import annotations
 
 import bisect
-from typing import Any, Callable, Hashable, Iterable, Iterator, Optional
+from typing import AbstractSet, Any, Callable, Hashable, Iterable, Iterator, Optional, Union
 
 # Tokens under which a stored value is filed; see ``FieldIndex``.
 _TEXT, _TYPED_NUMBER, _ANY_NUMBER = "text", "typed-number", "any-number"
@@ -120,7 +120,10 @@ class KeyIndex:
 
     def __init__(self, keys_of: Callable[[dict], Iterable[Hashable]]):
         self._keys_of = keys_of
-        self._ids_by_key: dict[Hashable, set[int]] = {}
+        # A key held by one row maps to its id, by several to a set of ids. Most keys are unique,
+        # and a bare int is no object for the cyclic garbage collector to walk, whose full passes
+        # cost time in proportion to the containers alive.
+        self._ids_by_key: dict[Hashable, Union[int, set[int]]] = {}
         self._keys_by_id: dict[int, tuple] = {}
 
     def put(self, row_id: int, row: dict) -> None:
@@ -128,23 +131,38 @@ class KeyIndex:
         if self._keys_by_id.get(row_id) == keys:
             return
         self.remove(row_id)
+        buckets = self._ids_by_key
         for key in keys:
-            self._ids_by_key.setdefault(key, set()).add(row_id)
+            bucket = buckets.get(key)
+            if bucket is None:
+                buckets[key] = row_id
+            elif isinstance(bucket, set):
+                bucket.add(row_id)
+            elif bucket != row_id:
+                buckets[key] = {bucket, row_id}
         self._keys_by_id[row_id] = keys
 
     def remove(self, row_id: int) -> None:
+        buckets = self._ids_by_key
         for key in self._keys_by_id.pop(row_id, ()):
-            bucket = self._ids_by_key[key]
+            bucket = buckets[key]
+            if not isinstance(bucket, set):
+                if bucket == row_id:
+                    del buckets[key]
+                continue
             bucket.discard(row_id)
-            if not bucket:
-                del self._ids_by_key[key]
+            if len(bucket) == 1:
+                buckets[key] = next(iter(bucket))
 
-    def ids(self, key: Hashable) -> set[int]:
-        """Ids filed under ``key`` (a live set: copy it before changing the table)."""
-        return self._ids_by_key.get(key, _EMPTY)
+    def ids(self, key: Hashable) -> AbstractSet[int]:
+        """Ids filed under ``key`` (may be the index's own set: never change it)."""
+        bucket = self._ids_by_key.get(key)
+        if bucket is None:
+            return _EMPTY
+        return bucket if isinstance(bucket, set) else {bucket}
 
 
-_EMPTY: set = set()
+_EMPTY: frozenset = frozenset()
 
 
 def _value_tokens(value: Any) -> Iterator[tuple]:

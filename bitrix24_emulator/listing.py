@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from .indexes import FieldIndex, SortedIds, Table, as_number
@@ -20,6 +20,9 @@ class Condition:
     field: str
     operator: str
     value: Any
+    # IN / NOT IN over text values only: stored text then matches by set membership, which is
+    # what comparing it with each value as text would give, without the per-value loop.
+    texts: Optional[frozenset] = dataclass_field(default=None, compare=False, repr=False)
 
 
 def parse_filter(filter_params: Any, normalise_field: Callable[[str], str] = lambda f: f) -> list[Condition]:
@@ -45,7 +48,10 @@ def parse_filter(filter_params: Any, normalise_field: Callable[[str], str] = lam
                 operator = "@"
             elif operator == "!":
                 operator = "!@"
-        conditions.append(Condition(normalise_field(field), operator, value))
+        texts = None
+        if operator in ("@", "!@") and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            texts = frozenset(value)
+        conditions.append(Condition(normalise_field(field), operator, value, texts))
     return conditions
 
 
@@ -99,6 +105,8 @@ def value_matches(stored: Any, condition: Condition) -> bool:
             return all(value_matches(item, condition) for item in stored) if stored else True
         return any(value_matches(item, condition) for item in stored)
     op, wanted = condition.operator, condition.value
+    if condition.texts is not None and isinstance(stored, str):
+        return (stored in condition.texts) == (op == "@")
     if op == "=":
         return _equal(stored, wanted)
     if op == "!":

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from bitrix24_emulator.indexes import FieldIndex, SortedIds, Table
-from bitrix24_emulator.listing import apply_filter, apply_order, list_page, paginate, parse_filter
+from bitrix24_emulator.indexes import FieldIndex, KeyIndex, SortedIds, Table
+from bitrix24_emulator.listing import Condition, apply_filter, apply_order, list_page, paginate, parse_filter, value_matches
 
 # Values that stress the equality rules: numbers vs numeric text, "007" vs 7, nulls vs "".
 AWKWARD_VALUES = [None, "", "7", 7, 7.0, "7.0", "007", " 7 ", "x", "X", 0, "0", False, True, "True", "None",
@@ -100,3 +100,35 @@ def test_sorted_ids_against_a_plain_sorted_list():
             assert ids.rank(probe, or_equal=True) == sum(1 for v in ordered if v <= probe)
             position = rng.randrange(len(ordered) + 1)
             assert list(ids.iter_from(position)) == ordered[position:]
+
+
+def test_text_in_shortcut_agrees_with_comparing_each_value():
+    rng = random.Random(11)
+    texts = [v for v in AWKWARD_VALUES if isinstance(v, str)]
+    for _ in range(3000):
+        operator = rng.choice(["@", "!"])
+        wanted = rng.sample(texts, rng.randrange(1, 6))
+        [condition] = parse_filter({f"{operator}code": wanted})
+        assert condition.texts is not None
+        slow = Condition(condition.field, condition.operator, condition.value)
+        stored = rng.choice([rng.choice(AWKWARD_VALUES), rng.sample(AWKWARD_VALUES, 2)])
+        assert value_matches(stored, condition) == value_matches(stored, slow), (stored, condition)
+
+
+def test_key_index_shares_and_releases_keys():
+    rows = {row_id: {"id": row_id, "key": "k"} for row_id in (1, 2, 3)}
+    index = KeyIndex(lambda row: [row["key"]])
+    for row_id, row in rows.items():
+        index.put(row_id, row)
+    assert set(index.ids("k")) == {1, 2, 3}
+    index.remove(2)
+    assert set(index.ids("k")) == {1, 3}
+    rows[3]["key"] = "other"
+    index.put(3, rows[3])
+    assert set(index.ids("k")) == {1} and set(index.ids("other")) == {3}
+    index.remove(1)
+    index.remove(1)
+    assert set(index.ids("k")) == set() and set(index.ids("other")) == {3}
+    index.put(1, rows[1])
+    index.put(1, rows[1])
+    assert set(index.ids("k")) == {1}
