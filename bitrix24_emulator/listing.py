@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import bisect
+import math
 import re
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional
+from dataclasses import dataclass, field as dataclass_field
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+from .indexes import FieldIndex, SortedIds, Table, as_number
 
 # Longest prefixes first so "!=%" is not read as "!" + "=%".
 _OPERATOR = re.compile(r"^(!=%|!%=|!@|!%|!=|=%|%=|>=|<=|!|=|>|<|@|%)?(.*)$", re.S)
@@ -18,6 +20,9 @@ class Condition:
     field: str
     operator: str
     value: Any
+    # IN / NOT IN over text values only: stored text then matches by set membership, which is
+    # what comparing it with each value as text would give, without the per-value loop.
+    texts: Optional[frozenset] = dataclass_field(default=None, compare=False, repr=False)
 
 
 def parse_filter(filter_params: Any, normalise_field: Callable[[str], str] = lambda f: f) -> list[Condition]:
@@ -43,19 +48,15 @@ def parse_filter(filter_params: Any, normalise_field: Callable[[str], str] = lam
                 operator = "@"
             elif operator == "!":
                 operator = "!@"
-        conditions.append(Condition(normalise_field(field), operator, value))
+        texts = None
+        if operator in ("@", "!@") and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            texts = frozenset(value)
+        conditions.append(Condition(normalise_field(field), operator, value, texts))
     return conditions
 
 
-def _number(value: Any) -> Optional[float]:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        return float(str(value).strip())
-    except (TypeError, ValueError):
-        return None
+# Filters and indexes must read numbers the same way, or an index would miss rows the filter keeps.
+_number = as_number
 
 
 def _numeric_pair(stored: Any, wanted: Any) -> Optional[tuple[float, float]]:
@@ -104,6 +105,8 @@ def value_matches(stored: Any, condition: Condition) -> bool:
             return all(value_matches(item, condition) for item in stored) if stored else True
         return any(value_matches(item, condition) for item in stored)
     op, wanted = condition.operator, condition.value
+    if condition.texts is not None and isinstance(stored, str):
+        return (stored in condition.texts) == (op == "@")
     if op == "=":
         return _equal(stored, wanted)
     if op == "!":
@@ -182,29 +185,127 @@ def _start_value(start: Any) -> int:
         return 0
 
 
-def list_page(rows: Iterable[dict], conditions: list[Condition], order: list[tuple[str, bool]], start: Any,
+def list_page(source: Any, conditions: list[Condition], order: list[tuple[str, bool]], start: Any,
               page_size: int = 50, value_of: Callable[[dict, str], Any] = lambda row, field: row.get(field),
-              id_field: str = "id") -> Page:
-    """Filter, order and page ``rows`` as a list method does.
+              id_field: str = "id", keep: Optional[Callable[[dict], bool]] = None) -> Page:
+    """Filter, order and page a ``Table`` (or plain rows) as a list method does.
 
-    The keyset mode (``start=-1``, ordered by id ascending, a ``>id`` window) is what clients
-    use for full exports; it jumps to the window and stops at a full page, so exporting N rows
-    costs O(N) in all rather than O(N) per page.
+    ``keep`` is a restriction the method adds to the caller's filter. The answer is always what
+    filtering every row, ordering and paging would give; the plan only decides which rows are read:
+
+    * an ``=``/IN condition on the id or an indexed field reads just the rows it names;
+    * otherwise rows are read in id order from the ``>id``/``>=id`` window on, and the keyset
+      mode (``start=-1``, id order) stops at a full page, so exporting N rows costs O(N) in all
+      rather than O(N) per page;
+    * an offset page over an id window alone is found by rank, without reading the rows before it.
     """
-    by_id = sorted(rows, key=lambda row: row[id_field])
-    if _start_value(start) != -1 or order not in ([], [(id_field, False)]):
-        matching = apply_filter(by_id, conditions, value_of)
-        return paginate(apply_order(matching, order, value_of), start, page_size)
-    position = 0
+    table = source if isinstance(source, Table) else Table.of_rows(source, id_field)
+    in_id_order = order in ([], [(id_field, False)])
+    fast = _start_value(start) == -1
+
+    def matches(row: dict) -> bool:
+        return (keep is None or keep(row)) and all(value_matches(value_of(row, c.field), c) for c in conditions)
+
+    candidate_ids = _indexed_candidates(table, conditions, id_field)
+    if candidate_ids is not None:
+        rows: Iterable[dict] = (table.rows[row_id] for row_id in candidate_ids)
+    else:
+        window = _id_window(table.ids, conditions, id_field)
+        if not fast and in_id_order and keep is None and window.exact:
+            return _page_by_rank(table, window, start, page_size)
+        rows = (table.rows[row_id] for row_id in window.ids(table.ids))
+    if fast and in_id_order:
+        page: list[dict] = []
+        for row in rows:
+            if matches(row):
+                page.append(row)
+                if len(page) == page_size:
+                    break
+        return Page(page, None, None, True)
+    matching = [row for row in rows if matches(row)]
+    if not in_id_order:
+        matching = apply_order(matching, order, value_of)
+    return paginate(matching, start, page_size)
+
+
+def _indexed_candidates(table: Table, conditions: list[Condition], id_field: str) -> Optional[list[int]]:
+    """Ids named by the most selective ``=``/IN condition on the id or an indexed field, in order."""
+    best: Optional[set[int]] = None
     for condition in conditions:
-        if condition.field == id_field and condition.operator in (">", ">=") and _number(condition.value) is not None:
-            ids = [row[id_field] for row in by_id]
-            finder = bisect.bisect_right if condition.operator == ">" else bisect.bisect_left
-            position = max(position, finder(ids, _number(condition.value)))
-    page: list[dict] = []
-    for row in by_id[position:]:
-        if all(value_matches(value_of(row, c.field), c) for c in conditions):
-            page.append(row)
-            if len(page) == page_size:
-                break
-    return Page(page, None, None, True)
+        if condition.operator not in ("=", "@"):
+            continue
+        wanted = _as_list(condition.value)
+        if condition.field == id_field:
+            found = _existing_ids(table, wanted)
+        elif isinstance(table.indexes.get(condition.field), FieldIndex):
+            found = table.indexes[condition.field].candidates(wanted)
+        else:
+            continue
+        if best is None or len(found) < len(best):
+            best = found
+    return None if best is None else sorted(best)
+
+
+def _existing_ids(table: Table, wanted: list) -> set[int]:
+    """Ids equal to one of ``wanted``: stored ids are integers, so only numbers can match."""
+    found = set()
+    for value in wanted:
+        number = _number(value)
+        if number is not None and number.is_integer() and int(number) in table.rows:
+            found.add(int(number))
+    return found
+
+
+@dataclass
+class _Window:
+    """Ranks ``[first, end)`` of the ids the id conditions allow; ``exact`` = nothing else filters."""
+
+    first: int
+    end: int
+    exact: bool
+
+    def ids(self, ids: SortedIds) -> Iterator[int]:
+        remaining = self.end - self.first
+        for row_id in ids.iter_from(self.first):
+            if remaining <= 0:
+                return
+            remaining -= 1
+            yield row_id
+
+
+def _id_window(ids: SortedIds, conditions: list[Condition], id_field: str) -> _Window:
+    first, end, exact = 0, len(ids), True
+    for condition in conditions:
+        if condition.field != id_field or condition.operator not in (">", ">=", "<", "<="):
+            exact = False
+            continue
+        number = _number(condition.value)
+        if number is None or math.isnan(number):
+            exact = False
+            # A non-numeric bound compares as text with the id's digits (an unresolved batch
+            # placeholder such as "[{...}]" does): text starting above "9" is above every id.
+            text = str(condition.value)
+            if condition.operator in (">", ">=") and text and text[0] > "9":
+                first = end
+            continue
+        if condition.operator == ">":
+            first = max(first, ids.rank(number, or_equal=True))
+        elif condition.operator == ">=":
+            first = max(first, ids.rank(number))
+        elif condition.operator == "<":
+            end = min(end, ids.rank(number))
+        else:
+            end = min(end, ids.rank(number, or_equal=True))
+    return _Window(first, max(first, end), exact)
+
+
+def _page_by_rank(table: Table, window: _Window, start: Any, page_size: int) -> Page:
+    total = window.end - window.first
+    offset = max(0, _start_value(start)) // page_size * page_size
+    count = max(0, min(page_size, total - offset))
+    rows = []
+    for row_id in table.ids.iter_from(window.first + offset):
+        if len(rows) == count:
+            break
+        rows.append(table.rows[row_id])
+    return Page(rows, offset + page_size if offset + page_size < total else None, total, False)

@@ -12,6 +12,7 @@ from .clock import normalise_datetime
 from .errors import catalog_access_denied, catalog_error, missing_parameter
 from .listing import apply_filter, apply_order, list_page, paginate, parse_filter, parse_order
 from .registry import CallContext, MethodResult, MethodSpec, as_int, as_number, plain_number
+from .state import PRICE_BY_PRODUCT_AND_TYPE
 
 SERVICE_TYPE = 7
 PRODUCT_TYPE = 1
@@ -200,7 +201,7 @@ def render_service(element: dict, select: Optional[list[str]] = None) -> dict:
 
 def _service(ctx: CallContext, element_id: Any, operation: str) -> dict:
     """The stored service or the configured error for a missing id / a non-service element."""
-    element = ctx.state.data["elements"].get(as_int(element_id))
+    element = ctx.state.elements.rows.get(as_int(element_id))
     if element is None:
         if ctx.settings.missing_service_error == "not_exists":
             raise catalog_error(0, "Product is not exists")
@@ -235,7 +236,7 @@ def create_element(ctx: CallContext, fields: dict, element_type: int = SERVICE_T
     }
     _apply_service_fields(ctx, element, fields, creating=True)
     _check_references(ctx, element)
-    ctx.state.data["elements"][element_id] = element
+    ctx.state.elements.put(element)
     return element
 
 
@@ -259,6 +260,7 @@ def service_update(ctx: CallContext, params: dict) -> MethodResult:
     candidate["modifiedBy"] = ctx.user_id if "modifiedBy" not in fields else candidate["modifiedBy"]
     element.clear()
     element.update(candidate)
+    ctx.state.elements.put(element)
     return MethodResult({"service": render_service(element)})
 
 
@@ -268,11 +270,17 @@ def service_get(ctx: CallContext, params: dict) -> MethodResult:
 
 def service_delete(ctx: CallContext, params: dict) -> MethodResult:
     element = _service(ctx, _required(params, "id"), "delete")
-    del ctx.state.data["elements"][element["id"]]
-    prices = ctx.state.data["prices"]
-    for price_id in [pid for pid, price in prices.items() if price["productId"] == element["id"]]:
-        del prices[price_id]
+    ctx.state.elements.remove(element["id"])
+    for price_id in _price_ids_of(ctx, element["id"]):
+        ctx.state.prices.remove(price_id)
     return MethodResult(True)
+
+
+def _price_ids_of(ctx: CallContext, product_id: int) -> list[int]:
+    """Ids of the product's prices, in id order (a copy: callers delete while iterating)."""
+    prices = ctx.state.prices
+    return sorted(pid for pid in prices.indexes["productId"].candidates([product_id])
+                  if prices.rows[pid]["productId"] == product_id)
 
 
 def _element_value(element: dict, field: str) -> Any:
@@ -294,9 +302,8 @@ def service_list(ctx: CallContext, params: dict) -> MethodResult:
             for iblock_id in condition.value if isinstance(condition.value, list) else [condition.value]:
                 _catalog_for_products(ctx, iblock_id)
     # The server forces type IN (7): simple products never show up here.
-    elements = [e for e in ctx.state.data["elements"].values() if e.get("type") == SERVICE_TYPE]
-    page = list_page(elements, conditions, parse_order(params.get("order")), params.get("start"),
-                     ctx.settings.page_size, _element_value)
+    page = list_page(ctx.state.elements, conditions, parse_order(params.get("order")), params.get("start"),
+                     ctx.settings.page_size, _element_value, keep=lambda e: e.get("type") == SERVICE_TYPE)
     return MethodResult({"services": [render_service(e, select) for e in page.rows]}, page.next, page.total)
 
 
@@ -311,7 +318,7 @@ def render_price(price: dict, select: Optional[list[str]] = None) -> dict:
 def _validate_price(ctx: CallContext, product_id: Any, group_id: Any, amount: Any, currency: Any,
                     ignore_price_id: Optional[int] = None, pending_groups: Optional[set] = None,
                     ignore_ids: frozenset = frozenset()) -> tuple:
-    if as_int(product_id) not in ctx.state.data["elements"]:
+    if as_int(product_id) not in ctx.state.elements.rows:
         raise catalog_access_denied(200040300030)
     if as_int(group_id) not in ctx.state.data["price_types"]:
         raise catalog_error(0, "Validate price error. Catalog price group is wrong")
@@ -320,8 +327,8 @@ def _validate_price(ctx: CallContext, product_id: Any, group_id: Any, amount: An
         raise catalog_error(0, "Validate price error. Price is wrong")
     if str(currency) not in ctx.state.currency_codes():
         raise catalog_error(0, "Validate price error. Currency is wrong")
-    duplicate = any(p["productId"] == as_int(product_id) and p["catalogGroupId"] == as_int(group_id)
-                    and p["id"] != ignore_price_id and p["id"] not in ignore_ids for p in ctx.state.data["prices"].values())
+    same_type = ctx.state.prices.indexes[PRICE_BY_PRODUCT_AND_TYPE].ids((as_int(product_id), as_int(group_id)))
+    duplicate = any(price_id != ignore_price_id and price_id not in ignore_ids for price_id in same_type)
     if duplicate or (pending_groups is not None and as_int(group_id) in pending_groups):
         raise catalog_error(0, "Validate price error. Catalog product is allowed has only single price "
                                "without ranges in price group.")
@@ -336,8 +343,7 @@ def create_price(ctx: CallContext, product_id: Any, group_id: Any, amount: Any, 
     price = {"id": price_id, "productId": product_id, "catalogGroupId": group_id, "price": amount,
              "priceScale": amount, "currency": currency, "quantityFrom": None, "quantityTo": None,
              "extraId": None, "timestampX": ctx.state.now()}
-    ctx.state.data["prices"][price_id] = price
-    return price
+    return ctx.state.prices.put(price)
 
 
 def _missing_price_fields(fields: dict, names: list[str]) -> None:
@@ -354,7 +360,7 @@ def price_add(ctx: CallContext, params: dict) -> MethodResult:
 
 
 def _price(ctx: CallContext, price_id: Any) -> dict:
-    price = ctx.state.data["prices"].get(as_int(price_id))
+    price = ctx.state.prices.get(as_int(price_id))
     if price is None:
         raise catalog_error(0, "Price is not exists")
     return price
@@ -372,6 +378,7 @@ def price_update(ctx: CallContext, params: dict) -> MethodResult:
         ignore_price_id=price["id"])
     price.update({"productId": product_id, "catalogGroupId": group_id, "price": amount, "priceScale": amount,
                   "currency": currency, "timestampX": ctx.state.now()})
+    ctx.state.prices.put(price)
     return MethodResult({"price": render_price(price)})
 
 
@@ -381,13 +388,13 @@ def price_get(ctx: CallContext, params: dict) -> MethodResult:
 
 def price_delete(ctx: CallContext, params: dict) -> MethodResult:
     price = _price(ctx, _required(params, "id"))
-    del ctx.state.data["prices"][price["id"]]
+    ctx.state.prices.remove(price["id"])
     return MethodResult(True)
 
 
 def price_list(ctx: CallContext, params: dict) -> MethodResult:
     filter_params = params.get("filter") if isinstance(params.get("filter"), dict) else {}
-    page = list_page(ctx.state.data["prices"].values(), parse_filter(filter_params), parse_order(params.get("order")),
+    page = list_page(ctx.state.prices, parse_filter(filter_params), parse_order(params.get("order")),
                      params.get("start"), ctx.settings.page_size)
     select = _select(params)
     return MethodResult({"prices": [render_price(p, select) for p in page.rows]}, page.next, page.total)
@@ -403,18 +410,18 @@ def price_modify(ctx: CallContext, params: dict) -> MethodResult:
     entries = product.get("prices") or []
     if isinstance(entries, dict):
         entries = list(entries.values())
-    prices = ctx.state.data["prices"]
+    prices = ctx.state.prices
     listed = {as_int(entry.get("id")) for entry in entries if isinstance(entry, dict) and entry.get("id")}
-    unlisted = [pid for pid, p in prices.items() if p["productId"] == product_id and pid not in listed]
+    unlisted = [pid for pid in _price_ids_of(ctx, product_id) if pid not in listed]
 
     def delete_unlisted() -> None:
         for pid in unlisted:
-            prices.pop(pid, None)
+            prices.remove(pid)
 
     # The older server deletes first, without a transaction: a failing call can leave no price.
     if ctx.settings.price_modify_delete_first:
         delete_unlisted()
-    if product_id not in ctx.state.data["elements"]:
+    if product_id not in ctx.state.elements.rows:
         raise catalog_access_denied(200040300030)
     pending: set = set()
     plan = []
@@ -438,7 +445,7 @@ def price_modify(ctx: CallContext, params: dict) -> MethodResult:
         if existing is not None:
             existing.update({"catalogGroupId": group_id, "price": amount, "priceScale": amount,
                              "currency": currency, "timestampX": ctx.state.now()})
-            written.append(existing)
+            written.append(prices.put(existing))
         else:
             written.append(create_price(ctx, product_id, group_id, amount, currency))
     return MethodResult({"prices": [render_price(p) for p in written]})

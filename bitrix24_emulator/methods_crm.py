@@ -1,4 +1,5 @@
-"""CRM methods: ``crm.company.*``, ``crm.company.userfield.*``, ``crm.status.*``, ``user.current``, ``im.notify``.
+"""CRM methods: ``crm.company.*``, ``crm.company.userfield.*``, ``crm.status.*``, ``crm.duplicate.findbycomm``,
+``user.current``, ``im.notify``.
 
 Legacy CRM proxies: UPPER_CASE fields, every scalar rendered as a string, ``error: ""`` on failure.
 """
@@ -6,10 +7,10 @@ Legacy CRM proxies: UPPER_CASE fields, every scalar rendered as a string, ``erro
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from .errors import RestError, crm_error
-from .listing import apply_filter, apply_order, paginate, parse_filter, parse_order
+from .listing import Condition, apply_filter, apply_order, list_page, parse_filter, parse_order
 from .registry import CallContext, MethodResult, MethodSpec, as_int, param
 
 # (name, type, title, read_only, extra descriptor keys)
@@ -62,6 +63,15 @@ IMPORT_WRITABLE = {"DATE_CREATE", "DATE_MODIFY", "CREATED_BY_ID", "MODIFY_BY_ID"
 MULTIFIELDS = {"PHONE": "Phone", "EMAIL": "E-mail", "WEB": "Website", "IM": "Messenger", "LINK": "LINK"}
 MULTIFIELD_DEFAULT_TYPE = {"PHONE": "WORK", "EMAIL": "WORK", "WEB": "WORK", "IM": "OTHER", "LINK": "USER"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+STATUS_FIELDS = {"ID", "ENTITY_ID", "STATUS_ID", "NAME", "NAME_INIT", "SORT", "SYSTEM", "CATEGORY_ID", "COLOR",
+                 "SEMANTICS"}
+# Name of the companies' index by normalised phone/e-mail (see ``communication_key``).
+COMPANY_BY_COMMUNICATION = "communication"
+# The number proper ends at the first character no phone format uses: what follows is an
+# extension ("ext. 12", "x12", "доб. 12", "#12", ";ext=12"), which duplicate search ignores.
+_PHONE_END = re.compile(r"[^\d\s+\-()./]")
+DUPLICATE_ENTITY_TYPES = ("LEAD", "CONTACT", "COMPANY")
+MAX_COMMUNICATION_VALUES = 20
 
 
 def _crm_id(params: dict) -> int:
@@ -91,6 +101,41 @@ def _string(value: Any) -> Optional[str]:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _known_fields_only(conditions: list[Condition], fields: set[str]) -> list[Condition]:
+    """The CRM REST layer drops filter keys that are not fields of the entity before querying.
+
+    That is how options such as ``CHECK_PERMISSIONS`` ride in the filter without filtering.
+    """
+    return [condition for condition in conditions if condition.field in fields]
+
+
+# ---- communications (duplicate search) ----------------------------------------------------
+def communication_key(type_id: str, value: Any) -> Optional[str]:
+    """How duplicate search compares a value: e-mails case-insensitively, phones by their digits.
+
+    A phone keeps its digits and a leading ``+``; anything after the number proper (an
+    extension) is ignored. None = nothing to compare (empty, or no digits).
+    """
+    text = str(value).strip()
+    if type_id == "EMAIL":
+        return text.lower() or None
+    if type_id == "PHONE":
+        number = _PHONE_END.split(text, 1)[0]
+        digits = re.sub(r"\D", "", number)
+        if not digits:
+            return None
+        return ("+" if number.startswith("+") else "") + digits
+    return None
+
+
+def company_communication_keys(company: dict) -> Iterator[tuple[str, str]]:
+    for type_id in ("PHONE", "EMAIL"):
+        for item in company.get("FM", {}).get(type_id, []):
+            key = communication_key(type_id, item["VALUE"])
+            if key is not None:
+                yield type_id, key
 
 
 # ---- rendering --------------------------------------------------------------------------
@@ -231,7 +276,7 @@ def create_company(ctx: CallContext, fields: dict, import_mode: bool = False) ->
     }
     company.update(_writable(ctx, fields, import_mode))
     _apply_multifields(ctx, company, fields)
-    ctx.state.data["companies"][company_id] = company
+    ctx.state.companies.put(company)
     return company_id
 
 
@@ -245,22 +290,25 @@ def company_add(ctx: CallContext, params: dict) -> MethodResult:
 def company_update(ctx: CallContext, params: dict) -> MethodResult:
     company_id = _crm_id(params)
     fields = _crm_map(params, "fields")
-    company = ctx.state.data["companies"].get(company_id)
+    company = ctx.state.companies.get(company_id)
     if company is None:
         raise crm_error("Company is not found")
     fields = {str(k).upper(): v for k, v in fields.items()}
     _validate(ctx, fields)
     if "TITLE" in fields and fields["TITLE"] in (None, ""):
         raise RestError("ERROR_CORE", 'The "Company Name" field is required.', 400)
-    company.update(_writable(ctx, fields, False))
-    _apply_multifields(ctx, company, fields)
-    company["DATE_MODIFY"] = ctx.state.now()
-    company["MODIFY_BY_ID"] = ctx.user_id
+    try:
+        company.update(_writable(ctx, fields, False))
+        _apply_multifields(ctx, company, fields)
+        company["DATE_MODIFY"] = ctx.state.now()
+        company["MODIFY_BY_ID"] = ctx.user_id
+    finally:
+        ctx.state.companies.put(company)  # re-file ORIGIN_ID and communications even after a failure
     return MethodResult(True)
 
 
 def company_get(ctx: CallContext, params: dict) -> MethodResult:
-    company = ctx.state.data["companies"].get(_crm_id(params))
+    company = ctx.state.companies.get(_crm_id(params))
     if company is None:
         raise crm_error("Not found")
     return MethodResult(render_company(ctx, company))
@@ -268,7 +316,7 @@ def company_get(ctx: CallContext, params: dict) -> MethodResult:
 
 def company_delete(ctx: CallContext, params: dict) -> MethodResult:
     company_id = _crm_id(params)
-    if ctx.state.data["companies"].pop(company_id, None) is None:
+    if ctx.state.companies.remove(company_id) is None:
         raise crm_error("Company is not found")
     return MethodResult(True)
 
@@ -288,10 +336,10 @@ def company_list(ctx: CallContext, params: dict) -> MethodResult:
     if not select:
         select = ["*", "UF_*"]
     select = [str(name).upper() if not str(name).upper().startswith("UF_") else str(name) for name in select]
-    conditions = parse_filter(filter_params, lambda f: f.upper())
-    rows = apply_filter(ctx.state.data["companies"].values(), conditions, _company_value)
-    rows = apply_order(sorted(rows, key=lambda c: c["ID"]), parse_order(order, lambda f: f.upper()), _company_value)
-    page = paginate(rows, param(params, "start", "START"), ctx.settings.page_size)
+    known = set(STANDARD_NAMES) | set(MULTIFIELDS) | {uf["FIELD_NAME"] for uf in ctx.state.data["user_fields"].values()}
+    conditions = _known_fields_only(parse_filter(filter_params, str.upper), known)
+    page = list_page(ctx.state.companies, conditions, parse_order(order, str.upper), param(params, "start", "START"),
+                     ctx.settings.page_size, _company_value, id_field="ID")
     rendered = [render_company(ctx, company, select) for company in page.rows]
     # Legacy CRM lists report total 0 in the fast (start=-1) mode.
     return MethodResult(rendered, page.next, 0 if page.fast else page.total)
@@ -372,11 +420,46 @@ def userfield_list(ctx: CallContext, params: dict) -> MethodResult:
     return MethodResult(rendered, None, len(rendered))
 
 
+# ---- duplicates ---------------------------------------------------------------------------
+def duplicate_findbycomm(ctx: CallContext, params: dict) -> MethodResult:
+    """Ids of CRM entities holding one of ``values`` as a phone or e-mail, by entity type.
+
+    Only companies exist here, so LEAD and CONTACT never have hits. No hits = ``[]``.
+    """
+    type_id = str(param(params, "type", "TYPE", default="") or "").strip().upper()
+    if not type_id:
+        raise crm_error("Communication type is not defined")
+    if type_id not in ("EMAIL", "PHONE"):
+        raise crm_error(f"Communication type '{type_id}' is not supported in current context")
+    values = param(params, "values", "VALUES")
+    if isinstance(values, dict):
+        values = list(values.values())
+    if not isinstance(values, list) or not values:
+        raise crm_error("Communication values is not defined")
+    if len(values) > MAX_COMMUNICATION_VALUES:
+        raise crm_error(f"Too many communication values: {len(values)} given, "
+                        f"the maximum is {MAX_COMMUNICATION_VALUES}")
+    entity_type = str(param(params, "entity_type", "ENTITY_TYPE", default="") or "").strip().upper()
+    searched = [entity_type] if entity_type in DUPLICATE_ENTITY_TYPES else list(DUPLICATE_ENTITY_TYPES)
+    if "COMPANY" not in searched:
+        return MethodResult([])
+    index = ctx.state.companies.indexes[COMPANY_BY_COMMUNICATION]
+    found: set[int] = set()
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            continue
+        key = communication_key(type_id, value)
+        if key is not None:
+            found |= index.ids((type_id, key))
+    return MethodResult({"COMPANY": sorted(found)} if found else [])
+
+
 # ---- directories, user, notifications -----------------------------------------------------
 def status_list(ctx: CallContext, params: dict) -> MethodResult:
     filter_params = _crm_map(params, "filter", required=False)
     order = parse_order(_crm_map(params, "order", required=False), str.upper) or [("SORT", False)]
-    rows = apply_filter(ctx.state.data["statuses"], parse_filter(filter_params, str.upper))
+    rows = apply_filter(ctx.state.data["statuses"], _known_fields_only(parse_filter(filter_params, str.upper),
+                                                                       STATUS_FIELDS))
     rows = apply_order(sorted(rows, key=lambda s: int(s["ID"])), order)
     return MethodResult([dict(row) for row in rows], None, len(rows))
 
@@ -417,6 +500,7 @@ METHODS = [
     MethodSpec("crm.company.userfield.add", "crm", userfield_add, writes=True),
     MethodSpec("crm.company.userfield.list", "crm", userfield_list),
     MethodSpec("crm.status.list", "crm", status_list),
+    MethodSpec("crm.duplicate.findbycomm", "crm", duplicate_findbycomm),
     MethodSpec("crm.status.entity.items", "crm", status_entity_items),
     MethodSpec("user.current", "user", user_current),
     MethodSpec("im.notify.system.add", "im", notify_system_add, writes=True),

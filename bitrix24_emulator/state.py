@@ -10,6 +10,9 @@ import threading
 from typing import Any, Optional
 
 from .clock import iso_now
+from .indexes import FieldIndex, KeyIndex, Table
+# The communication matching rules belong to the duplicate-search method; the index follows them.
+from .methods_crm import COMPANY_BY_COMMUNICATION, company_communication_keys
 
 # Tables keyed by integer id (JSON turns keys into strings; loading turns them back).
 ID_TABLES = ("users", "vats", "catalogs", "sections", "price_types", "user_fields", "companies",
@@ -60,8 +63,16 @@ def _empty_data() -> dict[str, Any]:
     }
 
 
+# Name of the prices' index by (productId, catalogGroupId): one price per product and type.
+PRICE_BY_PRODUCT_AND_TYPE = "productId+catalogGroupId"
+
+
 class PortalState:
-    """All portal data, guarded by one re-entrant lock (methods run under it)."""
+    """All portal data, guarded by one re-entrant lock (methods run under it).
+
+    ``elements``, ``prices`` and ``companies`` are ``Table`` views of the rows in ``data``, with
+    the indexes the methods look rows up by; writes to those rows go through the tables.
+    """
 
     def __init__(self, offset_minutes: int = -180, member_id: Optional[str] = None,
                  first_ids: Optional[dict[str, int]] = None):
@@ -72,7 +83,21 @@ class PortalState:
             self.data["member_id"] = member_id
         for name, value in (first_ids or {}).items():
             self.data["counters"][name] = value
+        self._build_tables()
         self.seed_legacy_portal()
+
+    def _build_tables(self) -> None:
+        self.elements = Table(self.data["elements"], "id", {
+            "xmlId": FieldIndex(lambda element: element.get("xmlId")),
+        })
+        self.prices = Table(self.data["prices"], "id", {
+            "productId": FieldIndex(lambda price: price.get("productId")),
+            PRICE_BY_PRODUCT_AND_TYPE: KeyIndex(lambda price: [(price["productId"], price["catalogGroupId"])]),
+        })
+        self.companies = Table(self.data["companies"], "ID", {
+            "ORIGIN_ID": FieldIndex(lambda company: company.get("ORIGIN_ID")),
+            COMPANY_BY_COMMUNICATION: KeyIndex(company_communication_keys),
+        })
 
     # ---- ids and time -------------------------------------------------------------------
     def next_id(self, counter: str) -> int:
@@ -227,6 +252,8 @@ class PortalState:
                 fresh[table] = {int(key): value for key, value in (fresh.get(table) or {}).items()}
             fresh["counters"] = {**_empty_data()["counters"], **data.get("counters", {})}
             self.data = fresh
+            # Indexes are not saved (the file format stays as it was): rebuild them from the rows.
+            self._build_tables()
 
 
 def write_json_atomically(path: str, payload: dict[str, Any]) -> None:
