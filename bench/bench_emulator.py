@@ -118,7 +118,7 @@ def operations(client: Client, service_ids: list[int], size: int, rng: random.Ra
             raise RuntimeError(f"batch: {body['result']['result_error']}")
 
     return dict(zip(OPERATIONS, [service_add, service_update, service_get, service_list, company_list, price_add,
-                                 batch]))
+                                 batch], strict=True))
 
 
 def timed_calls(operation: Callable[[], None], seconds: float) -> tuple[int, float]:
@@ -170,7 +170,7 @@ def measure(sizes: list[int], seconds: float, rounds: int) -> dict[int, dict[str
         process = context.Process(target=worker, args=(size, child_end), daemon=True)
         process.start()
         workers[size] = (process, parent_end)
-    for process, connection in workers.values():
+    for _process, connection in workers.values():
         if connection.recv() != "ready":
             raise RuntimeError("a benchmark worker failed to start")
     figures: dict[int, dict[str, float]] = {size: {} for size in sizes}

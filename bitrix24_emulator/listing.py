@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field as dataclass_field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from .indexes import FieldIndex, SortedIds, Table, as_number
@@ -27,11 +28,12 @@ class Condition:
 
 def parse_filter(filter_params: Any, normalise_field: Callable[[str], str] = lambda f: f) -> list[Condition]:
     """``{">=id": 5, "@xmlId": [...]}`` -> conditions; a list value on a plain key means IN."""
-    conditions = []
+    conditions: list[Condition] = []
     if not isinstance(filter_params, dict):
         return conditions
     for key, value in filter_params.items():
         match = _OPERATOR.match(str(key))
+        assert match is not None  # every key matches: the operator group is optional
         operator, field = match.group(1) or "=", match.group(2)
         if operator in ("!=",):
             operator = "!"
@@ -237,8 +239,8 @@ def _indexed_candidates(table: Table, conditions: list[Condition], id_field: str
         wanted = _as_list(condition.value)
         if condition.field == id_field:
             found = _existing_ids(table, wanted)
-        elif isinstance(table.indexes.get(condition.field), FieldIndex):
-            found = table.indexes[condition.field].candidates(wanted)
+        elif isinstance(index := table.indexes.get(condition.field), FieldIndex):
+            found = index.candidates(wanted)
         else:
             continue
         if best is None or len(found) < len(best):
@@ -303,7 +305,7 @@ def _page_by_rank(table: Table, window: _Window, start: Any, page_size: int) -> 
     total = window.end - window.first
     offset = max(0, _start_value(start)) // page_size * page_size
     count = max(0, min(page_size, total - offset))
-    rows = []
+    rows: list[Any] = []
     for row_id in table.ids.iter_from(window.first + offset):
         if len(rows) == count:
             break

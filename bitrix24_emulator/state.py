@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from .clock import iso_now
 from .indexes import FieldIndex, KeyIndex, Table
+
 # The communication matching rules belong to the duplicate-search method; the index follows them.
 from .methods_crm import COMPANY_BY_COMMUNICATION, company_communication_keys
 
@@ -217,12 +218,12 @@ class PortalState:
                 "LIST_FILTER_LABEL": label, "ERROR_MESSAGE": None, "HELP_MESSAGE": None,
             }
             if user_type_id == "enumeration":
-                items = []
+                items: list[dict[str, Any]] = []
                 for index, item in enumerate(enum_list or []):
                     value = item.get("VALUE") if isinstance(item, dict) else str(item)
                     items.append({"ID": str(self.next_id("user_field")), "SORT": str((index + 1) * 10),
                                   "VALUE": value, "DEF": "N", "XML_ID": secrets.token_hex(16)})
-                row["LIST"] = items
+                row["LIST"] = items  # type: ignore[assignment]  # the row's other values are text
             self.data["user_fields"][field_id] = row
             return row
 

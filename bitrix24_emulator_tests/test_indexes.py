@@ -7,7 +7,15 @@ import random
 import pytest
 
 from bitrix24_emulator.indexes import FieldIndex, KeyIndex, SortedIds, Table
-from bitrix24_emulator.listing import Condition, apply_filter, apply_order, list_page, paginate, parse_filter, value_matches
+from bitrix24_emulator.listing import (
+    Condition,
+    apply_filter,
+    apply_order,
+    list_page,
+    paginate,
+    parse_filter,
+    value_matches,
+)
 
 # Values that stress the equality rules: numbers vs numeric text, "007" vs 7, nulls vs "".
 AWKWARD_VALUES = [None, "", "7", 7, 7.0, "7.0", "007", " 7 ", "x", "X", 0, "0", False, True, "True", "None",

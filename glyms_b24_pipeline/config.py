@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -80,13 +80,36 @@ LEGACY_INDUSTRY_BY_CLIENTE_TIPO: dict[int, str] = {
 LEGACY_COMPANY_TYPE_BY_TIPO_OT: dict[int, str] = {1: "UC_HMSG7D", 2: "4", 3: "UC_EYGC4I"}
 
 
+class CompanySensorSettings(_Strict):
+    """When the pending-log sensor launches a companies run."""
+
+    min_pending: int = Field(1, ge=1, le=1_000_000)
+    max_age_seconds: float = Field(30.0, ge=0, le=86_400)
+
+
 class CompaniesSettings(_Strict):
     company_type_by_tipo_ot: dict[int, str] = LEGACY_COMPANY_TYPE_BY_TIPO_OT
     industry_by_cliente_tipo: dict[int, str] = LEGACY_INDUSTRY_BY_CLIENTE_TIPO
     user_fields: CompanyUserFields = CompanyUserFields()
+    # Region for phone numbers written without a country code (ISO 3166 alpha-2).
+    phone_region: str = Field("AR", min_length=2, max_length=2)
+    # An update for a customer whose company is missing in Bitrix24: "create" it, or mark the row
+    # TARGET_MISSING as the legacy script did.
+    missing_on_update: Literal["create", "target_missing"] = "create"
+    # A customer gone from Glyms: append the dated [SISTEMA] note once (legacy), delete the company, or ignore it.
+    on_delete: Literal["note", "delete", "ignore"] = "note"
+    # Companies typed by hand (no ORIGIN_ID) that match a customer are only reported, unless this says how to link.
+    link_existing: Literal["none", "email", "phone"] = "none"
     # Pending log rows claimed per run (the legacy script read 200).
-    claim_limit: int = Field(200, ge=1, le=100_000)
+    claim_limit: int = Field(10_000, ge=1, le=100_000)
+    # A claim not settled within this time (a killed run) returns its rows to PENDING.
+    lease_seconds: float = Field(900.0, ge=30, le=86_400)
+    # Transient failures (rate limits, 5xx, lost answers) are retried on later runs, this many times in all.
     max_attempts: int = Field(5, ge=1, le=100)
+    retry_backoff_seconds: float = Field(60.0, ge=0, le=86_400)
+    # Reconciliation stops before noting more than this share of the managed companies as deleted.
+    max_deletion_share: float = Field(0.5, ge=0, le=1)
+    sensor: CompanySensorSettings = CompanySensorSettings()
 
 
 class Settings(_Strict):

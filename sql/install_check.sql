@@ -15,6 +15,8 @@ WITH expected(kind, name) AS (
         ('column', 'glyms_b24.sync_audit.settled_at'),
         ('index', 'f_cliente.ix_sync_log_bitrix24_pending'),
         ('index', 'f_cliente.ix_sync_log_bitrix24_cliente'),
+        ('index', 'f_cliente.ix_sync_log_bitrix24_claimed'),
+        ('index', 'f_cliente.ix_sync_log_bitrix24_error'),
         ('function', 'f_cliente.fn_log_btrix24_cliente_changes'),
         ('trigger', 'public.cliente.trg_cliente_sync_b24_insert'),
         ('trigger', 'public.cliente.trg_cliente_sync_b24_update'),

@@ -25,6 +25,14 @@ CREATE INDEX IF NOT EXISTS ix_sync_log_bitrix24_pending
     WHERE sync_status = 'PENDING';
 CREATE INDEX IF NOT EXISTS ix_sync_log_bitrix24_cliente
     ON f_cliente.sync_log_bitrix24 (id_cliente, log_id);
+-- Claims in flight (a lease returns those of a run that died) and rows that ended in ERROR
+-- (parked ones are counted by a check): both small slices of a table that only grows.
+CREATE INDEX IF NOT EXISTS ix_sync_log_bitrix24_claimed
+    ON f_cliente.sync_log_bitrix24 (claimed_at)
+    WHERE sync_status = 'CLAIMED';
+CREATE INDEX IF NOT EXISTS ix_sync_log_bitrix24_error
+    ON f_cliente.sync_log_bitrix24 (log_id)
+    WHERE sync_status = 'ERROR';
 
 CREATE OR REPLACE FUNCTION f_cliente.fn_log_btrix24_cliente_changes()
 RETURNS TRIGGER AS $$
