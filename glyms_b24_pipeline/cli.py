@@ -19,6 +19,8 @@ _HANDLERS = {
     "price-types": "glyms_b24_pipeline.bitrix24.commands:price_types_command",
     "directory-items": "glyms_b24_pipeline.bitrix24.commands:directory_items_command",
     "sync": "glyms_b24_pipeline.sync_command:sync_command",
+    "reconcile": "glyms_b24_pipeline.sync_command:reconcile_command",
+    "requeue": "glyms_b24_pipeline.companies.commands:requeue_command",
     "sandbox": "glyms_b24_pipeline.sandbox.demo:sandbox_command",
 }
 
@@ -65,7 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="let this run deactivate more than services.max_deactivation_share of the catalog",
     )
 
-    sandbox = commands.add_parser("sandbox", help="run the services sync end to end on the built-in sandbox")
+    reconcile = commands.add_parser("reconcile", help="compare every Glyms row with Bitrix24 and repair the differences")
+    reconcile.add_argument("sync_type", choices=[*sync_names(), "all"], metavar="TYPE",
+                           help=f"what to reconcile: {', '.join([*sync_names(), 'all'])}")
+    reconcile.add_argument("--dry-run", action="store_true", help="compute and show the plan; write nothing")
+    reconcile.add_argument("--allow-mass-deletion", action="store_true",
+                           help="let this run mark more than companies.max_deletion_share of the companies deleted")
+
+    requeue = commands.add_parser("requeue", help="put change-log rows parked in ERROR back to PENDING")
+    requeue.add_argument("--log-id", type=int, action="append", default=[], help="this log row (repeatable)")
+    requeue.add_argument("--customer", type=int, action="append", default=[], help="rows of this id_cliente (repeatable)")
+    requeue.add_argument("--all-errors", action="store_true",
+                         help="also rows that failed for good (invalid data) once you fixed them, not only parked ones")
+
+    sandbox = commands.add_parser("sandbox", help="run every sync end to end on the built-in sandbox")
     sandbox.add_argument("--services", type=int, default=300, help="seeded Glyms services (default 300)")
     sandbox.add_argument("--customers", type=int, default=100, help="seeded Glyms customers (default 100)")
     sandbox.add_argument("--dir", default=".sandbox", help="folder for the sandbox's database and state")

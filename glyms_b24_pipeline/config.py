@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zoneinfo
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -42,6 +43,9 @@ class WriterSettings(_Strict):
     """One writer per portal: how long a second sync waits for the portal lock before giving up."""
 
     lock_wait_seconds: float = Field(120.0, ge=0, le=86_400)
+    # A writer killed mid-push may leave a request the portal still carries out (a request may
+    # take 60 s on Bitrix24): the next writer waits this long after that request left.
+    in_flight_grace_seconds: float = Field(65.0, ge=0, le=3600)
 
 
 class ServicesSettings(_Strict):
@@ -107,9 +111,37 @@ class CompaniesSettings(_Strict):
     # Transient failures (rate limits, 5xx, lost answers) are retried on later runs, this many times in all.
     max_attempts: int = Field(5, ge=1, le=100)
     retry_backoff_seconds: float = Field(60.0, ge=0, le=86_400)
+    # The pending_age check warns when a change has waited longer than this (a stopped sensor or daemon).
+    max_pending_age_seconds: float = Field(3600.0, ge=60, le=7 * 86_400)
     # Reconciliation stops before noting more than this share of the managed companies as deleted.
     max_deletion_share: float = Field(0.5, ge=0, le=1)
     sensor: CompanySensorSettings = CompanySensorSettings()
+
+
+class ScheduleSettings(_Strict):
+    """When the daemon runs the syncs on its own (cron syntax, in ``timezone``)."""
+
+    timezone: str = "America/Argentina/Buenos_Aires"
+    # Services and the change log, every morning before the lab opens (the legacy cron line).
+    full_sync_cron: str = "0 5 * * *"
+    # Every customer against every company, weekly: repairs drift edited by hand in Bitrix24.
+    reconcile_cron: str = "0 6 * * 0"
+
+    @field_validator("full_sync_cron", "reconcile_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"expected a cron expression with 5 fields such as '0 5 * * *', got {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. America/Argentina/Buenos_Aires)") from None
+        return value
 
 
 class Settings(_Strict):
@@ -119,6 +151,7 @@ class Settings(_Strict):
     companies: CompaniesSettings = CompaniesSettings()
     bitrix24: Bitrix24Settings = Bitrix24Settings()
     writer: WriterSettings = WriterSettings()
+    schedules: ScheduleSettings = ScheduleSettings()
 
 
 def _describe(error: Any) -> str:
@@ -138,7 +171,7 @@ def parse_settings(data: Any, source: str) -> Settings:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections (services, companies, bitrix24, writer), got {type(data).__name__}")
+        raise ConfigError(f"{source}: expected a mapping of sections (services, companies, bitrix24, writer, schedules), got {type(data).__name__}")
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

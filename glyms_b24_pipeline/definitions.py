@@ -8,10 +8,11 @@ import dagster as dg
 
 from glyms_b24_pipeline.bitrix24.auth import DEFAULT_OAUTH_URL
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
+from glyms_b24_pipeline.companies.changelog import ChangeLog
 from glyms_b24_pipeline.config import CONFIG_ENV_VAR, load_settings
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
 from glyms_b24_pipeline.settings_resource import SyncSettings
-from glyms_b24_pipeline.sync.registry import SyncSpec, all_syncs
+from glyms_b24_pipeline.sync.registry import FULL_SYNC_JOB, SyncSpec, all_syncs
 from glyms_b24_pipeline.sync.writer import PortalWriter
 
 # Runs that write to Bitrix24 carry this tag; dagster.yaml queues them one at a time. That is a
@@ -19,11 +20,11 @@ from glyms_b24_pipeline.sync.writer import PortalWriter
 BITRIX24_WRITER_TAG = {"glyms_b24/bitrix24": "writer"}
 
 
-def sync_job(spec: SyncSpec) -> dg.UnresolvedAssetJobDefinition:
+def writer_job(name: str, assets: list, description: str) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
-        spec.job_name,
-        selection=dg.AssetSelection.assets(*spec.assets).upstream(),
-        description=spec.description,
+        name,
+        selection=dg.AssetSelection.assets(*assets).upstream(),
+        description=description,
         # one process: the API client, its token, its rate limiter and the portal lock serve every step
         executor_def=dg.in_process_executor,
         tags=BITRIX24_WRITER_TAG,
@@ -47,26 +48,47 @@ def bitrix24_resource() -> Bitrix24Resource:
     )
 
 
+def sync_jobs(syncs: list[SyncSpec]) -> dict[str, dg.UnresolvedAssetJobDefinition]:
+    """A job per sync and per reconciliation, and full_sync: every sync in one run (legacy --sync_type all)."""
+    jobs = {spec.job_name: writer_job(spec.job_name, list(spec.assets), spec.description) for spec in syncs}
+    jobs.update({spec.reconcile.job_name: writer_job(spec.reconcile.job_name, list(spec.reconcile.assets),
+                                                     spec.reconcile.description)
+                 for spec in syncs if spec.reconcile is not None})
+    jobs[FULL_SYNC_JOB] = writer_job(FULL_SYNC_JOB, [asset for spec in syncs for asset in spec.assets],
+                                     "Every sync in one run: " + ", ".join(spec.name for spec in syncs) + ".")
+    return jobs
+
+
 def build_definitions() -> dg.Definitions:
     syncs = all_syncs()
-    jobs = {spec.name: sync_job(spec) for spec in syncs}
+    jobs = sync_jobs(syncs)
+    schedules = load_settings().schedules
     return dg.Definitions(
-        assets=[asset for spec in syncs for asset in spec.assets],
+        assets=[asset for spec in syncs for asset in (*spec.assets, *(spec.reconcile.assets if spec.reconcile else ()))],
         jobs=list(jobs.values()),
         schedules=[
             dg.ScheduleDefinition(
-                name="services_sync_daily",
-                job=jobs["services"],
-                cron_schedule="0 5 * * *",
-                execution_timezone="America/Argentina/Buenos_Aires",
+                name="full_sync_daily",
+                job=jobs[FULL_SYNC_JOB],
+                cron_schedule=schedules.full_sync_cron,
+                execution_timezone=schedules.timezone,
                 default_status=dg.DefaultScheduleStatus.RUNNING,
-                description="Full services comparison every morning before the lab opens.",
-            )
+                description="Every sync each morning before the lab opens (schedules.full_sync_cron).",
+            ),
+            dg.ScheduleDefinition(
+                name="companies_reconcile_weekly",
+                job=jobs["companies_reconcile"],
+                cron_schedule=schedules.reconcile_cron,
+                execution_timezone=schedules.timezone,
+                default_status=dg.DefaultScheduleStatus.RUNNING,
+                description="Every customer against every company (schedules.reconcile_cron).",
+            ),
         ],
         resources={
             "glyms_db": GlymsDatabase(dsn=dg.EnvVar("GLYMS_PG_DSN")),
             "bitrix24": bitrix24_resource(),
             "portal_writer": PortalWriter(dsn=dg.EnvVar("GLYMS_PG_DSN")),
+            "change_log": ChangeLog(dsn=dg.EnvVar("GLYMS_PG_DSN")),
             "sync_settings": SyncSettings(config_file=os.environ.get(CONFIG_ENV_VAR) or None),
         },
         # materialising an asset from the UI or `dagster asset materialize` also runs in one process

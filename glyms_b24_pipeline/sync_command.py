@@ -12,7 +12,7 @@ import dagster as dg
 from glyms_b24_pipeline.config import CONFIG_ENV_VAR, load_settings, require_env
 from glyms_b24_pipeline.errors import OperatorError
 from glyms_b24_pipeline.failures import EXIT_CODE_KEY
-from glyms_b24_pipeline.sync.registry import SyncOptions, SyncSpec, all_syncs, sync_names
+from glyms_b24_pipeline.sync.registry import FULL_SYNC_JOB, SyncOptions, SyncSpec, all_syncs, sync_names
 
 
 @dataclass
@@ -64,7 +64,7 @@ def _metadata_values(metadata: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def job_name_for(syncs: Sequence[SyncSpec]) -> str:
-    return syncs[0].job_name if len(syncs) == 1 else "full_sync"
+    return syncs[0].job_name if len(syncs) == 1 else FULL_SYNC_JOB
 
 
 def run_sync(
@@ -72,12 +72,15 @@ def run_sync(
     names: Optional[Sequence[str]] = None,
     options: Optional[SyncOptions] = None,
     *,
+    reconcile: bool = False,
     console_log_level: str = "CRITICAL",
 ) -> SyncRunSummary:
-    """Execute the job of the named syncs (all when None) in this process, recorded on ``instance``."""
+    """Execute the job of the named syncs (all when None) in this process, recorded on ``instance``.
+
+    With ``reconcile``, each sync's full comparison runs instead (the same job when it already compares all)."""
     from glyms_b24_pipeline.definitions import build_definitions
 
-    syncs = all_syncs(names)
+    syncs = [spec.reconcile_spec if reconcile else spec for spec in all_syncs(names)]
     options = options or SyncOptions()
     job = build_definitions().resolve_job_def(job_name_for(syncs))
     result = job.execute_in_process(
@@ -131,18 +134,32 @@ def failure_exit_code(step_failure: Any) -> int:
     return int(getattr(entry, "value", entry)) if entry is not None else 1
 
 
-def sync_command(args: argparse.Namespace) -> int:
+def _prepare(args: argparse.Namespace) -> dg.DagsterInstance:
     load_settings(args.config)  # a bad file fails here, in one line, before Dagster starts
     if args.config:
         os.environ[CONFIG_ENV_VAR] = os.path.abspath(args.config)
     require_env("GLYMS_PG_DSN", "DSN of the Glyms PostgreSQL database")
     if not os.environ.get("DAGSTER_HOME"):
         raise OperatorError("DAGSTER_HOME is not set: point it at the folder holding dagster.yaml so the run is kept in the history")
-    names = sync_names() if args.sync_type == "all" else [args.sync_type]
-    instance = dg.DagsterInstance.get()
-    summary = run_sync(instance, names, SyncOptions(dry_run=args.dry_run,
-                                                     allow_mass_deactivation=args.allow_mass_deactivation),
-                       console_log_level="DEBUG" if args.debug else "CRITICAL")
+    return dg.DagsterInstance.get()
+
+
+def _report(summary: SyncRunSummary) -> int:
     print("\n".join(summary.lines()))
     print(f"  details: dagster dev -w workspace.yaml, then Runs -> {summary.run_id}")
     return summary.exit_code
+
+
+def sync_command(args: argparse.Namespace) -> int:
+    instance = _prepare(args)
+    names = sync_names() if args.sync_type == "all" else [args.sync_type]
+    options = SyncOptions(dry_run=args.dry_run, allow_mass_deactivation=args.allow_mass_deactivation)
+    return _report(run_sync(instance, names, options, console_log_level="DEBUG" if args.debug else "CRITICAL"))
+
+
+def reconcile_command(args: argparse.Namespace) -> int:
+    instance = _prepare(args)
+    names = sync_names() if args.sync_type == "all" else [args.sync_type]
+    options = SyncOptions(dry_run=args.dry_run, allow_mass_deletion=args.allow_mass_deletion)
+    return _report(run_sync(instance, names, options, reconcile=True,
+                            console_log_level="DEBUG" if args.debug else "CRITICAL"))

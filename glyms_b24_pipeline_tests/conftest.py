@@ -14,6 +14,7 @@ from glyms_b24_pipeline.sandbox.postgres import (
     create_database,
     database_name,
     drop_database,
+    sqlalchemy_url,
 )
 
 TEST_PG_ENV = "GLYMS_B24_TEST_PG_DSN"
@@ -62,3 +63,25 @@ def glyms_dsn(pg_admin_dsn, glyms_template):
     dsn = create_database(pg_admin_dsn, template=glyms_template)
     yield dsn
     drop_database(pg_admin_dsn, database_name(dsn))
+
+
+@pytest.fixture
+def dagster_home(tmp_path, empty_database_dsn):
+    """A DAGSTER_HOME whose run storage is PostgreSQL (several processes use it at once), initialised once."""
+    import dagster as dg
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(
+        f"storage:\n  postgres:\n    postgres_url: \"{sqlalchemy_url(empty_database_dsn)}\"\ntelemetry:\n  enabled: false\n")
+    with dg.DagsterInstance.from_config(str(home)):
+        pass
+    return home
+
+
+@pytest.fixture
+def cli_env(glyms_dsn, emulator, dagster_home):
+    """Environment for `glyms-b24` subprocesses: the test database, a webhook of the emulator, that instance."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "GLYMS_", "DAGSTER_"))}
+    env.update(GLYMS_PG_DSN=glyms_dsn, B24_WEBHOOK_URL=emulator.add_webhook(user_id=1), DAGSTER_HOME=str(dagster_home))
+    return env

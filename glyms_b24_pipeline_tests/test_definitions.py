@@ -7,16 +7,36 @@ ASSETS = {
     "bitrix24/catalog_services": "services",
     "sync/services_plan": "services",
     "bitrix24/services_push": "services",
+    "glyms/pending_customer_changes": "companies",
+    "bitrix24/companies": "companies",
+    "sync/companies_plan": "companies",
+    "bitrix24/companies_push": "companies",
+    "glyms/customers": "companies",
+    "bitrix24/company_directory": "companies",
+    "sync/companies_reconcile_plan": "companies",
+    "bitrix24/companies_reconcile_push": "companies",
 }
 CHECKS = {
     "glyms/services:mapping_coverage",
     "glyms/services:price_validity",
     "bitrix24/services_push:push_failures",
+    "glyms/pending_customer_changes:mapping_coverage",
+    "glyms/pending_customer_changes:email_validity",
+    "glyms/pending_customer_changes:pending_age",
+    "glyms/pending_customer_changes:parked_rows",
+    "bitrix24/companies_push:push_failures",
+    "glyms/customers:mapping_coverage",
+    "glyms/customers:email_validity",
+    "bitrix24/company_directory:unique_origin_ids",
+    "bitrix24/companies_reconcile_push:push_failures",
 }
-JOBS = {"services_sync"}
-SCHEDULES = {"services_sync_daily": ("services_sync", "0 5 * * *", "America/Argentina/Buenos_Aires")}
+JOBS = {"services_sync", "companies_sync", "companies_reconcile", "full_sync"}
+SCHEDULES = {
+    "full_sync_daily": ("full_sync", "0 5 * * *", "America/Argentina/Buenos_Aires"),
+    "companies_reconcile_weekly": ("companies_reconcile", "0 6 * * 0", "America/Argentina/Buenos_Aires"),
+}
 SENSORS: set[str] = set()
-RESOURCES = {"glyms_db", "bitrix24", "portal_writer", "sync_settings"}
+RESOURCES = {"glyms_db", "bitrix24", "portal_writer", "change_log", "sync_settings"}
 
 
 def test_the_code_location_holds_exactly_these_definitions():

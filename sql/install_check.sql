@@ -6,6 +6,7 @@ WITH expected(kind, name) AS (
         ('table', 'f_cliente.sync_log_bitrix24'),
         ('table', 'glyms_b24.oauth_token'),
         ('table', 'glyms_b24.sync_audit'),
+        ('table', 'glyms_b24.portal_writer'),
         ('column', 'f_cliente.sync_log_bitrix24.attempts'),
         ('column', 'f_cliente.sync_log_bitrix24.claimed_at'),
         ('column', 'f_cliente.sync_log_bitrix24.claimed_by'),

@@ -306,15 +306,19 @@ class Bitrix24Client:
         return status, parsed
 
     def _request(
-        self, method: str, payload: Mapping[str, Any], pacing_methods: Sequence[str], *, resend_unknown: bool = True
+        self, method: str, payload: Mapping[str, Any], pacing_methods: Sequence[str], *, resend_unknown: bool = True,
+        before_send: Optional[Callable[[], None]] = None,
     ) -> tuple[int, dict]:
         """Send with pacing and retries; ``resend_unknown=False`` never resends a request the
-        portal may already have carried out (an answer lost to a reset, timeout or 5xx)."""
+        portal may already have carried out (an answer lost to a reset, timeout or 5xx).
+        ``before_send`` runs right before every attempt leaves (a writer's heartbeat)."""
         retries = 0
         renewed = False
         while True:
             self._pace(pacing_methods)
             token = self.auth.access_token()
+            if before_send is not None:
+                before_send()
             try:
                 return self._send_once(method, payload, token)
             except errors.Bitrix24Error as exc:
@@ -347,12 +351,13 @@ class Bitrix24Client:
 
     # --- public API --------------------------------------------------------------------------
 
-    def call(self, method: str, params: Optional[Mapping[str, Any]] = None, *, idempotent: bool = True) -> ApiResponse:
+    def call(self, method: str, params: Optional[Mapping[str, Any]] = None, *, idempotent: bool = True,
+             before_send: Optional[Callable[[], None]] = None) -> ApiResponse:
         """Call one REST method (JSON body); raises a :mod:`~glyms_b24_pipeline.bitrix24.errors` subclass.
 
         ``idempotent=False`` (a write): a request whose answer was lost is not sent again.
         """
-        status, data = self._request(method, params or {}, [method], resend_unknown=idempotent)
+        status, data = self._request(method, params or {}, [method], resend_unknown=idempotent, before_send=before_send)
         time_info = data.get("time") if isinstance(data.get("time"), dict) else {}
         self.operating.observe(method, time_info)
         return ApiResponse(
@@ -389,6 +394,7 @@ class Bitrix24Client:
         *,
         halt: bool = False,
         idempotent: bool = True,
+        before_send: Optional[Callable[[], None]] = None,
     ) -> dict[str, CommandOutcome]:
         """Run any number of commands, 50 per request, in order; one outcome per key.
 
@@ -409,15 +415,16 @@ class Bitrix24Client:
         ordered = self._normalize(commands)
         solo = solo_commands(ordered)
         batched = [c for c in ordered if c.key not in solo]
-        outcomes = self._run_chunks(plan_chunks(batched), halt=halt, idempotent=idempotent)
+        outcomes = self._run_chunks(plan_chunks(batched), halt=halt, idempotent=idempotent, before_send=before_send)
         if not halt:
-            self._resend_blocked(batched, outcomes, idempotent=idempotent)
+            self._resend_blocked(batched, outcomes, idempotent=idempotent, before_send=before_send)
         if solo:
-            self._run_solo([c for c in ordered if c.key in solo], outcomes, halt=halt, idempotent=idempotent)
+            self._run_solo([c for c in ordered if c.key in solo], outcomes, halt=halt, idempotent=idempotent,
+                           before_send=before_send)
         return {command.key: outcomes[command.key] for command in ordered}
 
     def _run_solo(self, commands: list[BatchCommand], outcomes: dict[str, CommandOutcome], *, halt: bool,
-                  idempotent: bool) -> None:
+                  idempotent: bool, before_send: Optional[Callable[[], None]] = None) -> None:
         """Commands that cannot travel in a batch, one JSON call each, references resolved first."""
         stop: Optional[errors.Bitrix24Error] = None
         if halt and any(not o.ok for o in outcomes.values()):
@@ -435,7 +442,7 @@ class Bitrix24Client:
                 continue
             log.debug("%s sent alone: its data holds text the portal reads as a batch placeholder", command.method)
             try:
-                response = self.call(command.method, params, idempotent=idempotent)
+                response = self.call(command.method, params, idempotent=idempotent, before_send=before_send)
             except errors.Bitrix24Error as exc:
                 outcomes[command.key] = CommandOutcome(command.key, False, error=exc, method=command.method)
                 if isinstance(exc, errors.AuthError) or halt:
@@ -445,7 +452,8 @@ class Bitrix24Client:
             outcomes[command.key] = CommandOutcome(command.key, True, result=response.result, total=response.total,
                                                    next=response.next, method=command.method, time=response.time)
 
-    def _resend_blocked(self, ordered: list[BatchCommand], outcomes: dict[str, CommandOutcome], *, idempotent: bool) -> None:
+    def _resend_blocked(self, ordered: list[BatchCommand], outcomes: dict[str, CommandOutcome], *, idempotent: bool,
+                        before_send: Optional[Callable[[], None]] = None) -> None:
         """Commands refused with OPERATION_TIME_LIMIT never ran: wait for their method's window
         and send them again, with the commands that failed only because they referred to them."""
         for _ in range(self.max_retries):
@@ -462,9 +470,11 @@ class Bitrix24Client:
             again = [BatchCommand(c.key, c.method, resolve_references(c.params, done, keep_pending=True))
                      for c in ordered if c.key in resend]
             log.info("resending %d command(s) refused for operating time", len(again))
-            outcomes.update(self._run_chunks(plan_chunks(again), halt=False, idempotent=idempotent))
+            outcomes.update(self._run_chunks(plan_chunks(again), halt=False, idempotent=idempotent,
+                                             before_send=before_send))
 
-    def _run_chunks(self, plan: list[list[BatchCommand]], *, halt: bool, idempotent: bool) -> dict[str, CommandOutcome]:
+    def _run_chunks(self, plan: list[list[BatchCommand]], *, halt: bool, idempotent: bool,
+                    before_send: Optional[Callable[[], None]] = None) -> dict[str, CommandOutcome]:
         outcomes: dict[str, CommandOutcome] = {}
         stop: Optional[errors.Bitrix24Error] = None
         for chunk in plan:
@@ -475,7 +485,8 @@ class Bitrix24Client:
             payload = {"halt": 1 if halt else 0, "cmd": {c.key: command_string(c.method, c.params) for c in chunk}}
             log.debug("batch of %d commands (%s)", len(chunk), ", ".join(sorted({c.method for c in chunk})))
             try:
-                _, data = self._request("batch", payload, [c.method for c in chunk], resend_unknown=idempotent)
+                _, data = self._request("batch", payload, [c.method for c in chunk], resend_unknown=idempotent,
+                                        before_send=before_send)
             except errors.Bitrix24Error as exc:
                 for command in chunk:
                     outcomes[command.key] = CommandOutcome(command.key, False, error=exc, method=command.method)

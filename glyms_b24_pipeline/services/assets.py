@@ -36,6 +36,7 @@ from glyms_b24_pipeline.sync.results import (
     push_failure_check,
     push_failures_spec,
     push_metadata,
+    raise_if_blocked,
 )
 from glyms_b24_pipeline.sync.writer import PortalWriter
 
@@ -253,8 +254,10 @@ def services_push(
     with reported_as_failure():
         before = client.counters.as_metadata()
         started = time.monotonic()
-        trail.record(skipped_records(plan.changes))
-        outcomes = push_changes(client, writes, ServiceWrites(settings), trail, before_slice=lock.ensure_held)
+        trail.record_skipped(skipped_records(plan.changes))
+        outcomes = push_changes(client, writes, ServiceWrites(settings), trail, before_slice=lock.ensure_held,
+                                before_request=lock.touch)
+    raise_if_blocked(outcomes)
     after = client.counters.as_metadata()
     failed = [o for o in outcomes if not o.ok]
     skipped = len([c for c in plan.changes if c.action in (Action.INVALID, Action.DUPLICATE)])

@@ -49,8 +49,27 @@ class AuditTrail:
         )
         return sorted(int(row["audit_id"]) for row in rows)
 
+    def record_skipped(self, records: Sequence[AuditRecord],
+                       also: Optional[Callable[[GlymsTransaction], object]] = None) -> int:
+        """Record rows that were not written, each only when its reason first appears or changes;
+        ``also`` commits in the same transaction. Returns how many rows were recorded."""
+        if not records and also is None:
+            return 0
+        with self.db.transaction() as tx:
+            recorded = tx.rows("insert_sync_audit_skipped", {
+                "run_id": self.run_id,
+                "entity": [r.entity for r in records],
+                "glyms_key": [r.glyms_key for r in records],
+                "bitrix_id": [r.bitrix_id for r in records],
+                "operation": [r.operation for r in records],
+                "error": [r.error for r in records],
+            }) if records else []
+            if also is not None:
+                also(tx)
+        return len(recorded)
+
     def settle(self, audit_ids: Sequence[int], records: Sequence[AuditRecord],
-               also: Optional[Callable[[GlymsTransaction], None]] = None) -> None:
+               also: Optional[Callable[[GlymsTransaction], object]] = None) -> None:
         """Write the final outcome of rows recorded as sent; ``also`` runs in the same transaction
         (a change-log row's status commits with the audit row of its write, or neither does)."""
         if not audit_ids and also is None:

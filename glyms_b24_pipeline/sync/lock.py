@@ -5,6 +5,11 @@ schedule, sensor or UI run, already connects) and held at session level: it is r
 the run ends or when its process dies, because PostgreSQL ends the session with the
 connection. The connection's ``application_name`` names the holder, so a second writer can
 say who is writing and since when.
+
+A killed writer's last request may still be carried out by the portal after the lock is gone
+(the portal finishes what it received). Every writer records when its last write request left
+(``glyms_b24.portal_writer``); the next one waits until such a request can no longer be in
+flight (``writer.in_flight_grace_seconds``) before it reads the portal.
 """
 
 from __future__ import annotations
@@ -61,7 +66,8 @@ class PortalLock:
     """The writer lock of one portal; ``acquire`` waits up to ``wait_seconds`` then raises :class:`PortalBusy`."""
 
     def __init__(self, dsn: str, portal_url: str, holder: str, *, wait_seconds: float = 0.0,
-                 poll_seconds: float = 0.5, sleep: Callable[[float], None] = time.sleep):
+                 in_flight_grace_seconds: float = 65.0, poll_seconds: float = 0.5,
+                 sleep: Callable[[float], None] = time.sleep):
         self._dsn = dsn
         self.portal = portal_key(portal_url)
         self.holder = holder
@@ -72,6 +78,9 @@ class PortalLock:
         #: changes on every acquisition: a plan computed under one epoch is never applied under another
         self.epoch: Optional[str] = None
         self.waited_seconds = 0.0
+        self.in_flight_grace_seconds = float(in_flight_grace_seconds)
+        #: seconds waited for a dead writer's last request to finish on the portal
+        self.fenced_seconds = 0.0
 
     def __repr__(self) -> str:
         return f"PortalLock(portal={self.portal!r}, holder={self.holder!r}, held={self.held})"
@@ -81,13 +90,13 @@ class PortalLock:
         return self._conn is not None and not self._conn.closed
 
     def _params(self) -> dict[str, Any]:
-        return {"namespace": LOCK_NAMESPACE, "portal": self.portal}
+        return {"namespace": LOCK_NAMESPACE, "portal": self.portal, "holder": self.holder}
 
     def _query(self, name: str) -> list[dict[str, Any]]:
         assert self._conn is not None
         with self._conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
             cur.execute(read_sql(f"queries/{name}.sql"), self._params())
-            return [dict(row) for row in cur.fetchall()]
+            return [dict(row) for row in cur.fetchall()] if cur.description else []
 
     def acquire(self) -> "PortalLock":
         """Take the lock (idempotent while held). Raises :class:`PortalBusy` after ``wait_seconds``."""
@@ -117,12 +126,32 @@ class PortalLock:
                     announced = True
                 self._sleep(min(self.poll_seconds, max(0.0, self.wait_seconds - waited)))
             self.waited_seconds = time.monotonic() - started
+            self._fence(self._query("portal_writer_take"))
         except psycopg2.Error as exc:
             self.release()
             raise translate_error(exc, self._dsn) from None
         self.epoch = uuid.uuid4().hex
         log.info("portal lock of %s taken by %s", self.portal, self.holder)
         return self
+
+    def _fence(self, previous: list[dict[str, Any]]) -> None:
+        """Wait out the last request of a writer that died without releasing the portal."""
+        if not previous or previous[0]["released_at"] is not None or previous[0]["last_write_at"] is None:
+            return
+        remaining = self.in_flight_grace_seconds - float(previous[0]["seconds_since_last_write"] or 0)
+        if remaining > 0:
+            log.warning("the previous writer of %s (%s) ended without releasing it, %.0f s after a write request: "
+                        "waiting %.0f s so that request cannot still be in flight", self.portal, previous[0]["run_id"],
+                        self.in_flight_grace_seconds - remaining, remaining)
+            self._sleep(remaining)
+            self.fenced_seconds = remaining
+
+    def touch(self) -> None:
+        """A write request is about to leave (recorded for the fence of the next writer)."""
+        try:
+            self._query("portal_writer_touch")
+        except psycopg2.Error:
+            self.ensure_held()  # raises PortalLockLost when the session is gone
 
     def current_holder(self) -> Optional[LockHolder]:
         rows = self._query("portal_lock_holder")
@@ -144,13 +173,18 @@ class PortalLock:
                 "stopped before the next write: run the sync again")
 
     def release(self) -> None:
-        """Give the lock back (closing the session releases it)."""
+        """Give the lock back (closing the session releases it), saying no request is in flight."""
+        if self.epoch is not None and self.held:
+            try:
+                self._query("portal_writer_release")
+            except psycopg2.Error:  # the session is gone: the lock went with it
+                pass
         conn, self._conn = self._conn, None
         self.epoch = None
         if conn is not None and not conn.closed:
             try:
                 conn.close()
-            except psycopg2.Error:  # already gone: the lock went with it
+            except psycopg2.Error:
                 pass
 
     def __enter__(self) -> "PortalLock":

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Mapping, Optional, Protocol, Sequence, TypeVar
 
 from glyms_b24_pipeline.bitrix24.client import BatchCommand
+from glyms_b24_pipeline.bitrix24.errors import AuthError
 from glyms_b24_pipeline.glyms.resource import GlymsTransaction
 from glyms_b24_pipeline.sync.audit import SENT, AuditRecord, AuditTrail
 
@@ -44,6 +45,10 @@ class WriteCommand:
     entity: str  # audit entity: service, service_price, company, ...
 
 
+#: why a command failed: worth retrying later, never (the data is wrong), or not tried (credentials refused)
+TRANSIENT, PERMANENT, BLOCKED = "transient", "permanent", "blocked"
+
+
 @dataclass
 class CommandStep:
     """How one command ended: success, failed, or unknown (its answer was lost)."""
@@ -52,6 +57,16 @@ class CommandStep:
     status: str
     error: Optional[str] = None
     result: Any = None
+    failure: Optional[str] = None  # transient | permanent | blocked, for a failed step
+
+
+def failure_kind(error: Any) -> str:
+    """Classify a client error for retry decisions."""
+    if isinstance(error, AuthError):
+        return BLOCKED
+    if getattr(error, "retryable", False) or getattr(error, "outcome_unknown", False):
+        return TRANSIENT
+    return PERMANENT
 
 
 @dataclass
@@ -75,12 +90,18 @@ class ChangeOutcome(Generic[C]):
     def errors(self) -> list[str]:
         return [f"{step.command.method}: {step.error}" for step in self.steps if step.status != SUCCESS]
 
+    @property
+    def failure(self) -> Optional[str]:
+        """The worst failure kind of the change's steps (blocked > permanent > transient), or None."""
+        kinds = {step.failure for step in self.steps if step.status != SUCCESS}
+        return next((kind for kind in (BLOCKED, PERMANENT, TRANSIENT) if kind in kinds), None)
+
     def settle_step(self, step: CommandStep, applied: bool, *, missing: str = "the write is not in Bitrix24 (read back)") -> None:
         """Decide a lost answer from what the portal holds now."""
         if applied:
-            step.status, step.error = SUCCESS, None
+            step.status, step.error, step.failure = SUCCESS, None, None
         else:
-            step.status = FAILED
+            step.status, step.failure = FAILED, TRANSIENT
             step.error = f"{step.error}; answer lost and {missing}; the next run retries"
 
 
@@ -120,12 +141,14 @@ def push_changes(
     *,
     slice_size: int = SLICE_SIZE,
     before_slice: Optional[Callable[[], None]] = None,
-    settle_also: Optional[Callable[[Sequence[ChangeOutcome[C]]], Callable[[GlymsTransaction], None]]] = None,
+    before_request: Optional[Callable[[], None]] = None,
+    settle_also: Optional[Callable[[Sequence[ChangeOutcome[C]]], Callable[[GlymsTransaction], object]]] = None,
     on_progress: Optional[Callable[[int, int], None]] = None,
 ) -> list[ChangeOutcome[C]]:
     """Apply ``changes`` through ``client.batch`` in slices; one outcome per change, in order.
 
-    ``before_slice`` runs before each slice's writes (the portal-lock check); ``settle_also``
+    ``before_slice`` runs before each slice's writes (the portal-lock check), ``before_request``
+    right before every write request leaves (the writer's heartbeat); ``settle_also``
     builds what must commit in the same transaction as a slice's audit settlement (the
     companies sync marks its change-log rows there); ``on_progress(done, total)`` reports.
     """
@@ -142,7 +165,7 @@ def push_changes(
             for change, cmds in planned for cmd in cmds
         ]) if trail else []
         results = client.batch([BatchCommand(cmd.key, cmd.method, cmd.params) for _, cmds in planned for cmd in cmds],
-                               idempotent=False)
+                               idempotent=False, before_send=before_request)
         slice_outcomes: list[ChangeOutcome[C]] = []
         for change, cmds in planned:
             outcome = ChangeOutcome(change=change, glyms_key=adapter.glyms_key(change), bitrix_id=adapter.bitrix_id(change))
@@ -155,7 +178,7 @@ def push_changes(
                     outcome.steps.append(CommandStep(cmd, SUCCESS, result=result.result))
                 else:
                     status = UNKNOWN if getattr(result.error, "outcome_unknown", False) else FAILED
-                    outcome.steps.append(CommandStep(cmd, status, str(result.error)))
+                    outcome.steps.append(CommandStep(cmd, status, str(result.error), failure=failure_kind(result.error)))
             slice_outcomes.append(outcome)
         _read_back(client, adapter, [o for o in slice_outcomes if o.unknown])
         if trail:
@@ -178,12 +201,12 @@ def _read_back(client: Any, adapter: WriteAdapter[C], outcomes: Sequence[ChangeO
         for outcome in outcomes:
             for step in outcome.steps:
                 if step.status == UNKNOWN:
-                    step.status = FAILED
+                    step.status, step.failure = FAILED, TRANSIENT
                     step.error = f"{step.error}; answer lost and read-back failed ({exc}); the next run compares again"
     for outcome in outcomes:  # an adapter that left a step undecided: say so rather than guess
         for step in outcome.steps:
             if step.status == UNKNOWN:
-                step.status = FAILED
+                step.status, step.failure = FAILED, TRANSIENT
                 step.error = f"{step.error}; answer lost and not found by the read-back; the next run compares again"
 
 

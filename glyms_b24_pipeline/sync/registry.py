@@ -7,12 +7,16 @@ Nothing is imported until a sync is used, so ``glyms-b24 --help`` stays fast.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
+
+#: the job that runs every registered sync (the legacy ``--sync_type all``)
+FULL_SYNC_JOB = "full_sync"
 
 #: sync name -> the package that defines it, in the order "all" runs them
 SYNC_PACKAGES: dict[str, str] = {
     "services": "glyms_b24_pipeline.services",
+    "companies": "glyms_b24_pipeline.companies",
 }
 
 
@@ -22,6 +26,7 @@ class SyncOptions:
 
     dry_run: bool = False
     allow_mass_deactivation: bool = False
+    allow_mass_deletion: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,13 @@ class SyncSpec:
     #: summary lines from the plan's and the push's materialisation metadata
     summary: Callable[[Mapping[str, Any], Mapping[str, Any]], list[str]]
     description: str = ""
-    extra_jobs: Sequence[Any] = field(default_factory=tuple)
+    #: the full comparison, when it is a job of its own (the change-log consumer sees only changes)
+    reconcile: Optional["SyncSpec"] = None
+
+    @property
+    def reconcile_spec(self) -> "SyncSpec":
+        """What ``glyms-b24 reconcile <name>`` runs: the reconciliation, or the sync when it already compares all."""
+        return self.reconcile or self
 
     @property
     def push_op(self) -> str:

@@ -7,7 +7,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 import dagster as dg
 
-from glyms_b24_pipeline.sync.push import ChangeOutcome
+from glyms_b24_pipeline.failures import EXIT_CODE_KEY
+from glyms_b24_pipeline.sync.push import BLOCKED, ChangeOutcome
 from glyms_b24_pipeline.sync.report import markdown_table
 
 PUSH_FAILURES_CHECK = "push_failures"
@@ -21,6 +22,17 @@ def enforce_guard(guard: Optional[str], *, allowed: bool, dry_run: bool, remedy:
     """Stop the push, before any write, when a guard tripped and the operator did not consent."""
     if guard and not allowed and not dry_run:
         raise dg.Failure(description=f"Push stopped, nothing written: {guard}. {remedy}", allow_retries=False)
+
+
+def raise_if_blocked(outcomes: Sequence[ChangeOutcome[Any]]) -> None:
+    """The portal refused our credentials mid-push: the run fails (exit 2) once the slice is settled."""
+    blocked = [o for o in outcomes if o.failure == BLOCKED]
+    if blocked:
+        first = blocked[0].errors[0] if blocked[0].errors else "credentials refused"
+        raise dg.Failure(
+            description=(f"Bitrix24 refused the credentials during the push ({len(blocked)} changes not written): "
+                         f"{first}; re-authorise with glyms-b24 auth or check B24_WEBHOOK_URL"),
+            allow_retries=False, metadata={EXIT_CODE_KEY: 2})
 
 
 def push_failure_check(outcomes: Sequence[ChangeOutcome[Any]], *, dry_run: bool = False) -> dg.AssetCheckResult:

@@ -35,10 +35,14 @@ class PortalWriter(dg.ConfigurableResource):
     def hold(self, context: Any, portal_url: str, settings: WriterSettings) -> PortalLock:
         """The run's lock on ``portal_url``, taken on first use (waits ``settings.lock_wait_seconds``)."""
         if self._lock is None or not self._lock.held:
-            self._lock = PortalLock(self.dsn, portal_url, _run_id(context), wait_seconds=settings.lock_wait_seconds)
+            self._lock = PortalLock(self.dsn, portal_url, _run_id(context), wait_seconds=settings.lock_wait_seconds,
+                                    in_flight_grace_seconds=settings.in_flight_grace_seconds)
             self._lock.acquire()
             if self._lock.waited_seconds >= 1:
                 context.log.info(f"waited {self._lock.waited_seconds:.0f} s for another sync to finish")
+            if self._lock.fenced_seconds:
+                context.log.warning(f"waited {self._lock.fenced_seconds:.0f} s for the last request of a sync that "
+                                    "was killed mid-push to finish on the portal")
         return self._lock
 
     @property

@@ -1,7 +1,6 @@
 """The everyday actions that used to duplicate the catalog: two syncs at once, the push alone,
 re-execution from a failed push, and Glyms text that looks like a batch placeholder."""
 
-import os
 import subprocess
 import sys
 import threading
@@ -15,7 +14,6 @@ import pytest
 from bitrix24_emulator import Fault
 from glyms_b24_pipeline.definitions import build_definitions
 from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
-from glyms_b24_pipeline.sandbox.postgres import sqlalchemy_url
 from glyms_b24_pipeline.services.assets import SERVICES_PUSH
 
 
@@ -33,25 +31,6 @@ def _valid_services(dsn):
         cur.execute("SELECT count(*) FROM lims.v_prestacion_max_version WHERE activa = 1 AND "
                     "length(btrim(coalesce(descripcion, ''))) BETWEEN 1 AND 255")
         return cur.fetchone()[0]
-
-
-@pytest.fixture
-def dagster_home(tmp_path, empty_database_dsn):
-    """A DAGSTER_HOME whose run storage is PostgreSQL (several processes use it at once), initialised once."""
-    url = sqlalchemy_url(empty_database_dsn)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(f"storage:\n  postgres:\n    postgres_url: \"{url}\"\ntelemetry:\n  enabled: false\n")
-    with dg.DagsterInstance.from_config(str(home)):
-        pass
-    return home
-
-
-@pytest.fixture
-def cli_env(glyms_dsn, emulator, dagster_home, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "GLYMS_", "DAGSTER_"))}
-    env.update(GLYMS_PG_DSN=glyms_dsn, B24_WEBHOOK_URL=emulator.add_webhook(user_id=1), DAGSTER_HOME=str(dagster_home))
-    return env
 
 
 def _start_sync(env, *args):
@@ -96,7 +75,10 @@ def test_a_busy_portal_refuses_the_second_sync_with_exit_code_3(glyms_dsn, emula
 def in_process_env(glyms_dsn, emulator, monkeypatch, tmp_path):
     monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
     monkeypatch.setenv("B24_WEBHOOK_URL", emulator.add_webhook(user_id=1))
-    monkeypatch.delenv("GLYMS_B24_CONFIG", raising=False)
+    config = tmp_path / "glyms_b24.yaml"
+    # a run whose lock was cut is not killed: its requests are over when the next run starts
+    config.write_text("writer:\n  in_flight_grace_seconds: 3\n")
+    monkeypatch.setenv("GLYMS_B24_CONFIG", str(config))
     (tmp_path / "instance").mkdir()
     with dg.DagsterInstance.local_temp(str(tmp_path / "instance")) as instance:
         yield instance
@@ -147,15 +129,17 @@ def test_reexecution_from_a_failed_push_resends_nothing_that_succeeded(glyms_dsn
     job = dg.reconstructable(services_sync_job)
     failed = dg.execute_job(job, instance=in_process_env, raise_on_error=False)
     cutter.join(timeout=60)
+    assert not cutter.is_alive()
+    print("FAILED RUN:", [e.event_specific_data.user_failure_data.description for e in failed.all_events if e.is_step_failure])
     assert not failed.success
     failure = [e for e in failed.all_events if e.is_step_failure][0].event_specific_data.user_failure_data
-    assert "writer lock" in failure.description and "stopped before the next write" in failure.description
+    assert "writer lock" in failure.description and "stopped before the next write" in failure.description, failure.description
     written_first = _xml_id_counts(emulator)
     assert 0 < len(written_first) < _valid_services(glyms_dsn)
 
     again = dg.execute_job(job, instance=in_process_env,
                            reexecution_options=dg.ReexecutionOptions.from_failure(failed.run_id, in_process_env))
-    assert again.success
+    assert again.success, [e.event_specific_data for e in again.all_events if e.is_step_failure]
     push = _push_metadata(again)
     assert push["plan_recomputed"] == f"the stored plan was computed by run {failed.run_id}"
     counts = _xml_id_counts(emulator)

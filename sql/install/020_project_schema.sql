@@ -35,3 +35,14 @@ CREATE TABLE IF NOT EXISTS glyms_b24.sync_audit (
 ALTER TABLE glyms_b24.sync_audit ADD COLUMN IF NOT EXISTS settled_at TIMESTAMP WITH TIME ZONE NULL;
 CREATE INDEX IF NOT EXISTS ix_sync_audit_run ON glyms_b24.sync_audit (run_id);
 CREATE INDEX IF NOT EXISTS ix_sync_audit_key ON glyms_b24.sync_audit (entity, glyms_key, recorded_at);
+
+-- The last writer of each portal. The advisory lock dies with a killed run at once, but a request
+-- that run already sent may still be carried out by the portal for a while: the next writer waits
+-- until the dead run's last write request (last_write_at) can no longer be in flight.
+CREATE TABLE IF NOT EXISTS glyms_b24.portal_writer (
+    portal_url TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    acquired_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    last_write_at TIMESTAMP WITH TIME ZONE NULL,
+    released_at TIMESTAMP WITH TIME ZONE NULL
+);
