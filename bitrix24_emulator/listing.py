@@ -22,11 +22,12 @@ class Condition:
 
 def parse_filter(filter_params: Any, normalise_field: Callable[[str], str] = lambda f: f) -> list[Condition]:
     """``{">=id": 5, "@xmlId": [...]}`` -> conditions; a list value on a plain key means IN."""
-    conditions = []
+    conditions: list[Condition] = []
     if not isinstance(filter_params, dict):
         return conditions
     for key, value in filter_params.items():
         match = _OPERATOR.match(str(key))
+        assert match is not None  # every part of the pattern is optional: it matches any key
         operator, field = match.group(1) or "=", match.group(2)
         if operator in ("!=",):
             operator = "!"

@@ -285,7 +285,8 @@ def service_list(ctx: CallContext, params: dict) -> MethodResult:
     select = _select(params)
     if not ("*" in select or {"id", "iblockId"} <= set(select)):
         raise catalog_error(0, "Required select fields: id, iblockId")
-    filter_params = params.get("filter") if isinstance(params.get("filter"), dict) else {}
+    raw_filter = params.get("filter")
+    filter_params: dict = raw_filter if isinstance(raw_filter, dict) else {}
     if not _has_key(filter_params, "iblockId"):
         raise catalog_error(0, "Required filter fields: iblockId")
     conditions = [c for c in parse_filter(filter_params) if c.field != "type"]
@@ -434,7 +435,7 @@ def price_modify(ctx: CallContext, params: dict) -> MethodResult:
     if not ctx.settings.price_modify_delete_first:
         delete_unlisted()
     written = []
-    for existing, (pid_, group_id, amount, currency) in plan:
+    for existing, (_product_id, group_id, amount, currency) in plan:
         if existing is not None:
             existing.update({"catalogGroupId": group_id, "price": amount, "priceScale": amount,
                              "currency": currency, "timestampX": ctx.state.now()})

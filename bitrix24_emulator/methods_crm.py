@@ -114,14 +114,14 @@ def render_company(ctx: CallContext, company: dict, select: Optional[list[str]] 
     """A company as the portal prints it; ``select=None`` = the full ``get`` view."""
     user_fields = sorted(ctx.state.data["user_fields"].values(), key=lambda u: (int(u["SORT"]), int(u["ID"])))
     if select is None:
-        row = {name: _string(company.get(name)) for name in STANDARD_NAMES}
+        full: dict[str, Any] = {name: _string(company.get(name)) for name in STANDARD_NAMES}
         for uf in user_fields:
-            row[uf["FIELD_NAME"]] = _user_field_value(ctx, company, uf)
+            full[uf["FIELD_NAME"]] = _user_field_value(ctx, company, uf)
         for type_id in MULTIFIELDS:
             items = _multifield_rows(company, type_id)
             if items:
-                row[type_id] = items
-        return row
+                full[type_id] = items
+        return full
     uf_by_name = {uf["FIELD_NAME"]: uf for uf in user_fields}
     wanted: list[str] = []
     for name in select:

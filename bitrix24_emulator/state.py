@@ -183,7 +183,7 @@ class PortalState:
                        sort: int = 100, xml_id: Optional[str] = None, enum_list: Optional[list] = None) -> dict:
         with self.lock:
             field_id = self.next_id("user_field")
-            row = {
+            row: dict[str, Any] = {
                 "ID": str(field_id), "ENTITY_ID": "CRM_COMPANY", "FIELD_NAME": field_name,
                 "USER_TYPE_ID": user_type_id, "XML_ID": xml_id, "SORT": str(sort),
                 "MULTIPLE": "Y" if multiple else "N", "MANDATORY": "Y" if mandatory else "N",
