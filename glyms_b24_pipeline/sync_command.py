@@ -142,7 +142,7 @@ def sync_command(args: argparse.Namespace) -> int:
     instance = dg.DagsterInstance.get()
     summary = run_sync(instance, names, SyncOptions(dry_run=args.dry_run,
                                                      allow_mass_deactivation=args.allow_mass_deactivation),
-                       console_log_level="DEBUG" if args.debug else "CRITICAL")
+                       console_log_level="WARNING" if args.debug else "CRITICAL")
     print("\n".join(summary.lines()))
     print(f"  details: dagster dev -w workspace.yaml, then Runs -> {summary.run_id}")
     return summary.exit_code
