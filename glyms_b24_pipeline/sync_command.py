@@ -138,11 +138,16 @@ def sync_command(args: argparse.Namespace) -> int:
     require_env("GLYMS_PG_DSN", "DSN of the Glyms PostgreSQL database")
     if not os.environ.get("DAGSTER_HOME"):
         raise OperatorError("DAGSTER_HOME is not set: point it at the folder holding dagster.yaml so the run is kept in the history")
+    from glyms_b24_pipeline.operator import progress, terminal
+    from glyms_b24_pipeline.operator.environment import check_bitrix24_environment
+    from glyms_b24_pipeline.operator.output import emit
+
+    check_bitrix24_environment(load_settings(args.config).bitrix24)  # one line, as price-types, not a Dagster traceback
     names = sync_names() if args.sync_type == "all" else [args.sync_type]
     instance = dg.DagsterInstance.get()
-    summary = run_sync(instance, names, SyncOptions(dry_run=args.dry_run,
-                                                     allow_mass_deactivation=args.allow_mass_deactivation),
-                       console_log_level="WARNING" if args.debug else "CRITICAL")
-    print("\n".join(summary.lines()))
-    print(f"  details: dagster dev -w workspace.yaml, then Runs -> {summary.run_id}")
+    with progress.reporting(terminal.terminal_reporter(plain=args.debug)):  # --debug: log lines, no live bar
+        summary = run_sync(instance, names, SyncOptions(dry_run=args.dry_run,
+                                                         allow_mass_deactivation=args.allow_mass_deactivation),
+                           console_log_level="WARNING" if args.debug else "CRITICAL")
+    emit([*summary.lines(), f"  details: dagster dev -w workspace.yaml, then Runs -> {summary.run_id}"])
     return summary.exit_code

@@ -15,6 +15,7 @@ from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.config import ServicesSettings
 from glyms_b24_pipeline.failures import reported_as_failure
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
+from glyms_b24_pipeline.operator import progress
 from glyms_b24_pipeline.services.plan import Action, ServiceSyncPlan, service_sync_plan
 from glyms_b24_pipeline.services.push import (
     CATALOG_SELECT,
@@ -254,7 +255,8 @@ def services_push(
         before = client.counters.as_metadata()
         started = time.monotonic()
         trail.record(skipped_records(plan.changes))
-        outcomes = push_changes(client, writes, ServiceWrites(settings), trail, before_slice=lock.ensure_held)
+        outcomes = push_changes(client, writes, ServiceWrites(settings), trail, before_slice=lock.ensure_held,
+                                on_progress=progress.push_progress(SYNC, client, total=len(writes)))
     after = client.counters.as_metadata()
     failed = [o for o in outcomes if not o.ok]
     skipped = len([c for c in plan.changes if c.action in (Action.INVALID, Action.DUPLICATE)])
