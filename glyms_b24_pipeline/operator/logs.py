@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import pkgutil
 import sys
+from typing import Optional, TextIO
 
 OWN_LOGGER = "glyms_b24_pipeline"
 THIRD_PARTY_LEVEL = logging.WARNING
@@ -26,7 +27,24 @@ def _own_subloggers() -> list[str]:
 
 
 class _TerminalHandler(logging.StreamHandler):
-    """The CLI's handler; a second ``main()`` in one process replaces it instead of adding another."""
+    """The CLI's handler; a second ``main()`` in one process replaces it instead of adding another.
+
+    Without a stream of its own it writes to whatever ``sys.stderr`` is at the time of each
+    record, so it never keeps writing to a stream that was swapped and closed since (a test's
+    captured stderr, a redirected one).
+    """
+
+    def __init__(self, stream: Optional[TextIO] = None):
+        super().__init__()
+        self._own_stream = stream
+
+    @property
+    def stream(self) -> TextIO:
+        return self._own_stream or sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        self._own_stream = value
 
 
 def configure_logging(*, debug: bool, stream=None) -> logging.Handler:
@@ -34,7 +52,7 @@ def configure_logging(*, debug: bool, stream=None) -> logging.Handler:
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _TerminalHandler)]:
         root.removeHandler(old)
-    handler = _TerminalHandler(stream or sys.stderr)
+    handler = _TerminalHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.DEBUG if debug else THIRD_PARTY_LEVEL)
     handler.addFilter(_OwnRecordsOrWarnings())

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from glyms_b24_pipeline.config import Settings, load_settings, require_env
+from glyms_b24_pipeline.errors import OperatorError
 from glyms_b24_pipeline.glyms.connection import connect, fetch_all
 from glyms_b24_pipeline.sql_files import read_sql
 
@@ -53,6 +54,10 @@ class MappingProblem:
                 "closest": list(self.closest)}
 
 
+class BrokenMapping(OperatorError):
+    """A sync refused to write: its mappings do not match the portal or Glyms (exit code 2)."""
+
+
 @dataclass
 class MappingReport:
     """``problems`` per kind (see :data:`KINDS`); ``checked`` = how many values were compared."""
@@ -72,6 +77,12 @@ class MappingReport:
         return [p for kind in sorted(self.problems, key=lambda k: order.index(k) if k in order else len(order))
                 for p in self.problems[kind]]
 
+    def raise_if_broken(self) -> "MappingReport":
+        """For a sync about to write: stop with one line (``BrokenMapping``) unless every mapping is right."""
+        if not self.ok:
+            raise BrokenMapping(f"nothing written: {self.summary()}")
+        return self
+
     def summary(self) -> str:
         """One line: what is wrong, for a sync's failure message or the CLI's last line."""
         if self.ok:
@@ -79,7 +90,8 @@ class MappingReport:
         problems = self.all()
         first = problems[0]
         more = f" y {len(problems) - 1} más" if len(problems) > 1 else ""
-        return f"{len(problems)} problemas de mapeo: {first.setting}: {first.problem}{more} (glyms-b24 check-mappings)"
+        count = f"{len(problems)} problema{'s' if len(problems) != 1 else ''} de mapeo"
+        return f"{count}: {first.setting}: {first.problem}{more} (glyms-b24 check-mappings)"
 
 
 # --- what the portal has --------------------------------------------------------------------------
@@ -257,7 +269,7 @@ def check_mappings_command(args: argparse.Namespace) -> int:
         else:
             rows = [(KINDS.get(p.kind, p.kind), p.setting, p.value, p.problem, ", ".join(p.closest)) for p in report.all()]
             if emit(render(HEADERS, rows, fmt)):
-                note(f"{len(rows)} problemas en {report.checked} valores revisados; corrija glyms_b24.yaml "
+                note(f"{len(rows)} problema{'s' if len(rows) != 1 else ''} en {report.checked} valores revisados; corrija glyms_b24.yaml "
                      "(o Glyms) y vuelva a ejecutar glyms-b24 check-mappings", fmt)
         return 0 if report.ok else 1
 

@@ -78,9 +78,11 @@ def push_progress(sync: str, client: Any, total: Optional[int] = None) -> Callab
     start = int(getattr(counters, "requests", 0) or 0)
 
     def on_progress(done: int, total: int) -> None:
+        if not total:  # nothing to write: nothing worth a line
+            return
         sent = int(getattr(counters, "requests", 0) or 0) - start if counters is not None else None
         report(sync, done, total, sent)
 
-    if total is not None:
+    if total:
         on_progress(0, total)
     return on_progress

@@ -2,10 +2,12 @@
 
 import json
 
+import pytest
+
 from glyms_b24_pipeline.bitrix24.auth import WebhookAuth
 from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
 from glyms_b24_pipeline.config import parse_settings
-from glyms_b24_pipeline.operator.mappings import check_mappings
+from glyms_b24_pipeline.operator.mappings import BrokenMapping, check_mappings
 from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
 
 BROKEN = """\
@@ -62,6 +64,8 @@ def test_check_mappings_is_reusable_per_sync(emulator, glyms_dsn):
     assert [(p.setting, p.value) for p in report.problems["services_unmapped"]] == [("services.sections_by_tipo_ot", 3)]
     assert "services.sections_by_tipo_ot: id_tipo_ot 3 está en uso" in report.summary()
     assert before == 0  # a services-only check reads no CRM directory
+    with pytest.raises(BrokenMapping, match=r"^nothing written: 1 problema de mapeo: services.sections_by_tipo_ot: "):
+        report.raise_if_broken()
 
 
 def test_check_mappings_without_the_database_setting_exits_2(emulator, glyms_cli):

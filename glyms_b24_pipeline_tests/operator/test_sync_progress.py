@@ -115,3 +115,8 @@ def test_push_progress_counts_the_clients_requests_from_its_creation(total):
         Client.counters.requests = 12
         on_progress(4, 4)
     assert seen == ([("companies", 0, 4, 0)] if total else []) + [("companies", 4, 4, 5)]
+
+    seen.clear()
+    with progress.reporting(Recorder()):
+        progress.push_progress("services", Client(), total=0)(0, 0)
+    assert seen == []  # a run with nothing to write prints no "0/0"
