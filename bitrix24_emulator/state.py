@@ -209,7 +209,7 @@ class PortalState:
                        sort: int = 100, xml_id: Optional[str] = None, enum_list: Optional[list] = None) -> dict:
         with self.lock:
             field_id = self.next_id("user_field")
-            row = {
+            row: dict[str, Any] = {
                 "ID": str(field_id), "ENTITY_ID": "CRM_COMPANY", "FIELD_NAME": field_name,
                 "USER_TYPE_ID": user_type_id, "XML_ID": xml_id, "SORT": str(sort),
                 "MULTIPLE": "Y" if multiple else "N", "MANDATORY": "Y" if mandatory else "N",
@@ -223,7 +223,7 @@ class PortalState:
                     value = item.get("VALUE") if isinstance(item, dict) else str(item)
                     items.append({"ID": str(self.next_id("user_field")), "SORT": str((index + 1) * 10),
                                   "VALUE": value, "DEF": "N", "XML_ID": secrets.token_hex(16)})
-                row["LIST"] = items  # type: ignore[assignment]  # the row's other values are text
+                row["LIST"] = items
             self.data["user_fields"][field_id] = row
             return row
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from typing import Callable, Optional, Sequence
 
 from glyms_b24_pipeline.errors import OperatorError
+from glyms_b24_pipeline.operator.legacy import translate as translate_legacy
+from glyms_b24_pipeline.operator.logs import configure_logging
+from glyms_b24_pipeline.operator.output import FORMATS, silence_stdout
 from glyms_b24_pipeline.sync.registry import sync_names
 
 # subcommand -> "module:function"; each function takes (args) and returns an exit code.
@@ -18,6 +20,7 @@ _HANDLERS = {
     "auth": "glyms_b24_pipeline.bitrix24.commands:auth_command",
     "price-types": "glyms_b24_pipeline.bitrix24.commands:price_types_command",
     "directory-items": "glyms_b24_pipeline.bitrix24.commands:directory_items_command",
+    "check-mappings": "glyms_b24_pipeline.operator.mappings:check_mappings_command",
     "sync": "glyms_b24_pipeline.sync_command:sync_command",
     "reconcile": "glyms_b24_pipeline.sync_command:reconcile_command",
     "requeue": "glyms_b24_pipeline.companies.commands:requeue_command",
@@ -30,13 +33,28 @@ def _handler(name: str) -> Callable[[argparse.Namespace], int]:
     return getattr(importlib.import_module(module_name), function_name)
 
 
+def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    # Also accepted after the command (`sync --type all --debug`, as the legacy script took it);
+    # there the default is SUPPRESS so a subcommand never resets what was given before it.
+    default: dict = {"default": argparse.SUPPRESS} if suppress else {}
+    parser.add_argument("--config", help="YAML settings file (default: $GLYMS_B24_CONFIG, else built-in legacy values)",
+                        **default)
+    parser.add_argument("--debug", action="store_true", help="verbose logging of glyms-b24 itself (methods and sizes; never tokens)",
+                        **default)
+
+
+def _format_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=FORMATS, default="table", help="table (default), json or csv, for scripts")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="glyms-b24",
         description="Sincronización Glyms -> Bitrix24 (Dagster). Glyms LIMS to Bitrix24 CRM sync.",
+        epilog="Legacy spellings still work: --auth_code=CODE, --sync_type TYPE, --price_types, "
+               "--directory_items ENTITY_ID, --debug.",
     )
-    parser.add_argument("--config", help="YAML settings file (default: $GLYMS_B24_CONFIG, else built-in legacy values)")
-    parser.add_argument("--debug", action="store_true", help="verbose logging (methods and sizes; never tokens)")
+    _common_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     install = commands.add_parser("install-sql", help="create the change-log table, triggers and project schema in Glyms")
@@ -52,10 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
     group = auth.add_mutually_exclusive_group()
     group.add_argument("--code", help="authorisation code copied from the redirect URL")
     group.add_argument("--import-tokens", metavar="FILE", help="import a legacy bitrix24_tokens.json")
+    group.add_argument("--listen", action="store_true",
+                       help="serve the redirect URI here, wait for the redirect and store the tokens (no copying)")
+    auth.add_argument("--redirect-uri", help="redirect URI of the local application (default: bitrix24.redirect_uri)")
+    auth.add_argument("--port", type=int, help="--listen: port to listen on (default: the redirect URI's)")
+    auth.add_argument("--bind", default="127.0.0.1", help="--listen: address to listen on (default 127.0.0.1)")
+    auth.add_argument("--timeout", type=float, default=300.0, help="--listen: seconds to wait for the redirect (default 300)")
 
-    commands.add_parser("price-types", help="list the catalog price types (for services.price_type_id)")
+    price_types = commands.add_parser("price-types", help="list the catalog price types (for services.price_type_id)")
+    _format_option(price_types)
     directory = commands.add_parser("directory-items", help="list CRM directory items (COMPANY_TYPE, INDUSTRY, ...)")
     directory.add_argument("entity_id", metavar="ENTITY_ID", help="e.g. COMPANY_TYPE or INDUSTRY")
+    _format_option(directory)
+    mappings = commands.add_parser(
+        "check-mappings", help="check every configured id against the portal and every Glyms value in use against the maps")
+    _format_option(mappings)
 
     sync = commands.add_parser("sync", help="run a sync now, as a Dagster run (visible in the UI)")
     sync.add_argument("--type", dest="sync_type", choices=[*sync_names(), "all"], default="all",
@@ -86,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--dir", default=".sandbox", help="folder for the sandbox's database and state")
     sandbox.add_argument("--ui", action="store_true", help="afterwards, keep the sandbox up and open the Dagster UI")
     sandbox.add_argument("--ui-port", type=int, default=3000, help="port of the Dagster UI (default 3000)")
+
+    for subcommand in {id(p): p for p in commands.choices.values()}.values():
+        _common_options(subcommand, suppress=True)
     return parser
 
 
@@ -98,18 +130,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from bitrix24_emulator.cli import main as emulator_main
 
             return emulator_main(argv[position + 1 :])
-    args = build_parser().parse_args(argv)
-    level = logging.DEBUG if args.debug else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        # Dagster lowers our loggers' level during runs (python_logs: INFO, for the event log);
-        # the terminal still shows only what the operator asked for
-        handler.setLevel(level)
+    try:
+        legacy = translate_legacy(argv)
+    except OperatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if legacy.notice:
+        print(legacy.notice, file=sys.stderr)
+    args = build_parser().parse_args(legacy.argv)
+    configure_logging(debug=args.debug)
     try:
         return int(_handler(args.command)(args) or 0)
     except OperatorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # the reader of stdout went away (`| head`): nothing is wrong with the work itself
+        silence_stdout()
+        return 0
     except KeyboardInterrupt:
         print("interrumpido", file=sys.stderr)
         return 130

@@ -141,25 +141,32 @@ def _prepare(args: argparse.Namespace) -> dg.DagsterInstance:
     require_env("GLYMS_PG_DSN", "DSN of the Glyms PostgreSQL database")
     if not os.environ.get("DAGSTER_HOME"):
         raise OperatorError("DAGSTER_HOME is not set: point it at the folder holding dagster.yaml so the run is kept in the history")
+    from glyms_b24_pipeline.operator.environment import check_bitrix24_environment
+
+    check_bitrix24_environment(load_settings(args.config).bitrix24)  # one line, as price-types, not a Dagster traceback
     return dg.DagsterInstance.get()
 
 
-def _report(summary: SyncRunSummary) -> int:
-    print("\n".join(summary.lines()))
-    print(f"  details: dagster dev -w workspace.yaml, then Runs -> {summary.run_id}")
+def _run_and_report(args: argparse.Namespace, instance: dg.DagsterInstance, options: SyncOptions,
+                    reconcile: bool = False) -> int:
+    from glyms_b24_pipeline.operator import progress, terminal
+    from glyms_b24_pipeline.operator.output import emit
+
+    names = sync_names() if args.sync_type == "all" else [args.sync_type]
+    with progress.reporting(terminal.terminal_reporter(plain=args.debug)):  # --debug: log lines, no live bar
+        summary = run_sync(instance, names, options, reconcile=reconcile,
+                           console_log_level="WARNING" if args.debug else "CRITICAL")
+    emit([*summary.lines(), f"  details: dagster dev -w workspace.yaml, then Runs -> {summary.run_id}"])
     return summary.exit_code
 
 
 def sync_command(args: argparse.Namespace) -> int:
     instance = _prepare(args)
-    names = sync_names() if args.sync_type == "all" else [args.sync_type]
     options = SyncOptions(dry_run=args.dry_run, allow_mass_deactivation=args.allow_mass_deactivation)
-    return _report(run_sync(instance, names, options, console_log_level="DEBUG" if args.debug else "CRITICAL"))
+    return _run_and_report(args, instance, options)
 
 
 def reconcile_command(args: argparse.Namespace) -> int:
     instance = _prepare(args)
-    names = sync_names() if args.sync_type == "all" else [args.sync_type]
     options = SyncOptions(dry_run=args.dry_run, allow_mass_deletion=args.allow_mass_deletion)
-    return _report(run_sync(instance, names, options, reconcile=True,
-                            console_log_level="DEBUG" if args.debug else "CRITICAL"))
+    return _run_and_report(args, instance, options, reconcile=True)

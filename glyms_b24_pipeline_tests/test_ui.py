@@ -6,12 +6,23 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 PLAN_QUERY = """{ assetOrError(assetKey: {path: ["sync", "services_plan"]}) {
   ... on Asset { assetMaterializations(limit: 1) { runId metadataEntries { label ... on IntMetadataEntry { intValue } } } } } }"""
+
+
+LOCATIONS_QUERY = "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }"
+
+
+def workspace_location_name():
+    """The location name of the project's workspace.yaml: the UI of the sandbox must show the same."""
+    workspace = yaml.safe_load((Path(__file__).resolve().parent.parent / "workspace.yaml").read_text())
+    return workspace["load_from"][0]["python_module"]["location_name"]
 
 
 def _free_port():
@@ -30,14 +41,19 @@ def test_sandbox_ui_shows_the_assets_and_the_plan(tmp_path):
          "--ui-port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
+    output = []
     try:
-        deadline = time.monotonic() + 120
+        assert process.stdout is not None
+        deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/server_info", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(1)
+            line = process.stdout.readline()
+            assert line, "the sandbox ended before the UI was ready:\n" + "".join(output[-40:])
+            output.append(line)
+            if line.startswith("Dagster UI on "):
+                break
+        assert output[-1].startswith(f"Dagster UI on {base} ")
+        # said only once it is so: the UI answers at once, no retry
+        assert requests.get(f"{base}/server_info", timeout=5).ok
         graphql = f"{base}/graphql"
         nodes = requests.post(graphql, json={"query": "{ assetNodes { assetKey { path } groupName } }"}, timeout=30).json()
         keys = {(tuple(n["assetKey"]["path"]), n["groupName"]) for n in nodes["data"]["assetNodes"]}
@@ -47,9 +63,15 @@ def test_sandbox_ui_shows_the_assets_and_the_plan(tmp_path):
         entries = {e["label"]: e.get("intValue") for e in
                    plan["data"]["assetOrError"]["assetMaterializations"][0]["metadataEntries"]}
         assert entries["create"] > 30 and entries["writes"] >= entries["create"]
+        locations = requests.post(graphql, json={"query": LOCATIONS_QUERY}, timeout=30).json()
+        names = [entry["name"] for entry in locations["data"]["workspaceOrError"]["locationEntries"]]
+        assert names == [workspace_location_name()]
     finally:
         os.killpg(process.pid, signal.SIGINT)  # dagster dev only stops on SIGINT
         try:
-            process.wait(timeout=30)
+            rest, _ = process.communicate(timeout=30)
+            output.append(rest)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+    # run from the instance folder: no warning about a dagster.yaml beside it
+    assert "Found a dagster instance configuration" not in "".join(output)

@@ -36,6 +36,7 @@ from glyms_b24_pipeline.bitrix24.encoding import (
 )
 from glyms_b24_pipeline.bitrix24.limits import ClientLimits
 from glyms_b24_pipeline.bitrix24.pacing import LeakyBucket, OperatingTimeTracker, bucket_for_portal
+from glyms_b24_pipeline.operator import progress
 
 log = logging.getLogger(__name__)
 
@@ -240,8 +241,12 @@ class Bitrix24Client:
 
     def _wait(self, seconds: float) -> None:
         if seconds > 0:
-            self._sleep(seconds)
+            self._announced_sleep(seconds)
             self.counters.add("seconds_waited", seconds)
+
+    def _announced_sleep(self, seconds: float) -> None:
+        progress.waiting(seconds)  # an operator's terminal counts the wait down; a no-op elsewhere
+        self._sleep(seconds)
 
     def _backoff(self, retry_number: int) -> float:
         ceiling = min(self.backoff_max_seconds, self.backoff_base_seconds * (2 ** (retry_number - 1)))
@@ -249,7 +254,7 @@ class Bitrix24Client:
 
     def _pace(self, methods: Iterable[str]) -> None:
         self._wait(max((self.operating.delay_before(m) for m in set(methods)), default=0.0))
-        waited = self.bucket.acquire(self._sleep)
+        waited = self.bucket.acquire(self._announced_sleep)
         if waited > 0:
             self.counters.add("seconds_waited", waited)
 

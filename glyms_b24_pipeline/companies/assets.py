@@ -29,6 +29,8 @@ from glyms_b24_pipeline.companies.report import plan_preview
 from glyms_b24_pipeline.config import CompaniesSettings, Settings
 from glyms_b24_pipeline.failures import reported_as_failure
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
+from glyms_b24_pipeline.operator import progress
+from glyms_b24_pipeline.operator.mappings import check_mappings
 from glyms_b24_pipeline.settings_resource import SyncSettings
 from glyms_b24_pipeline.sync.audit import AuditRecord, AuditTrail
 from glyms_b24_pipeline.sync.push import push_changes
@@ -231,7 +233,7 @@ def companies_push(context: dg.AssetExecutionContext, config: CompaniesPushConfi
         return plan_claim(claim, found, settings.companies, portal_writer, context)
 
     return _push(context, plan, config.dry_run, False, bitrix24, glyms_db, portal_writer, change_log, sync_settings,
-                 recompute)
+                 recompute, SYNC)
 
 
 # --- the reconciliation
@@ -312,7 +314,7 @@ def companies_reconcile_push(context: dg.AssetExecutionContext, config: Companie
         return plan_reconcile(rows, found, candidates, settings.companies, portal_writer, context)
 
     return _push(context, plan, config.dry_run, config.allow_mass_deletion, bitrix24, glyms_db, portal_writer,
-                 change_log, sync_settings, recompute)
+                 change_log, sync_settings, recompute, RECONCILE)
 
 
 # --- the push, shared by both
@@ -327,7 +329,7 @@ def _skipped_records(plan: CompanySyncPlan) -> list[AuditRecord]:
 
 def _push(context: Any, plan: CompanySyncPlan, dry_run: bool, allow_mass_deletion: bool, bitrix24: Bitrix24Resource,
           glyms_db: GlymsDatabase, portal_writer: PortalWriter, change_log: ChangeLog, sync_settings: SyncSettings,
-          recompute: Any):
+          recompute: Any, sync: str):
     run_id = context.run.run_id
     with reported_as_failure():
         all_settings = sync_settings.load()
@@ -338,6 +340,8 @@ def _push(context: Any, plan: CompanySyncPlan, dry_run: bool, allow_mass_deletio
         if recomputed:
             context.log.warning(f"plan recomputed before pushing: {recomputed}")
             plan = recompute(client, all_settings)
+        # a COMPANY_TYPE, INDUSTRY or user field the portal lacks: stop before writing
+        check_mappings(client, glyms_db.dsn, all_settings, syncs=[SYNC]).raise_if_portal_broken()
     guard = plan.mass_deletion(settings.max_deletion_share)
     enforce_guard(guard, allowed=allow_mass_deletion, dry_run=dry_run,
                   remedy=("Check that GLYMS_PG_DSN points at the right Glyms database; to go ahead anyway, run "
@@ -370,7 +374,8 @@ def _push(context: Any, plan: CompanySyncPlan, dry_run: bool, allow_mass_deletio
             return lambda tx: settle_rows(tx, run_id, decisions)
 
         outcomes = push_changes(client, writes, CompanyWrites(settings), trail, before_slice=before_slice,
-                                before_request=lock.touch, settle_also=settle_also)
+                                before_request=lock.touch, settle_also=settle_also,
+                                on_progress=progress.push_progress(sync, client, total=len(writes)))
     raise_if_blocked(outcomes)
     failed = [o for o in outcomes if not o.ok]
     if failed:

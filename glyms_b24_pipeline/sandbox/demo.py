@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -18,8 +20,12 @@ import dagster as dg
 import psycopg2
 import requests
 
+from glyms_b24_pipeline.config import load_settings
+from glyms_b24_pipeline.errors import OperatorError
 from glyms_b24_pipeline.glyms.install import install_sql
+from glyms_b24_pipeline.operator import progress, terminal
 from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
+from glyms_b24_pipeline.sandbox.portal import prepare_lab_portal
 from glyms_b24_pipeline.sandbox.postgres import EmbeddedPostgres, apply_glyms_schema, create_database
 
 SANDBOX_DB = "glyms_sandbox"
@@ -81,6 +87,66 @@ def authorise(portal_url: str, oauth_url: str, dsn: str) -> None:
     OAuthAuth(app, TokenStore(dsn, portal_url, SANDBOX_CLIENT_ID)).exchange_code(code)
 
 
+#: the code location's name, as in the project's workspace.yaml: the UI shows the same name everywhere
+LOCATION_NAME = "glyms_b24_pipeline"
+DEFINITIONS_MODULE = "glyms_b24_pipeline.definitions"
+UI_READY_TIMEOUT_SECONDS = 180.0
+
+
+def write_workspace(folder: Path) -> Path:
+    """A workspace file loading the definitions by module (works from a checkout and from a wheel)."""
+    path = folder / "workspace.yaml"
+    path.write_text(
+        "# Written by glyms-b24 sandbox --ui: the project's code location, loaded by module.\n"
+        "load_from:\n"
+        "  - python_module:\n"
+        f"      module_name: {DEFINITIONS_MODULE}\n"
+        f"      location_name: {LOCATION_NAME}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def wait_until_ready(url: str, process: subprocess.Popen, timeout_seconds: float = UI_READY_TIMEOUT_SECONDS) -> bool:
+    """True once ``url``/server_info answers; False when the process ended or the time ran out."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if requests.get(f"{url}/server_info", timeout=2).ok:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def serve_ui(dagster_home: Path, port: int) -> None:
+    """``dagster dev`` on the sandbox's instance until Ctrl-C; says where only once the UI answers."""
+    url = f"http://127.0.0.1:{port}"
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:  # else a UI already there would pass for ours
+            raise OperatorError(f"port {port} is already in use on 127.0.0.1: choose another with --ui-port")
+    workspace = write_workspace(dagster_home)
+    print(f"starting the Dagster UI on {url} ...", flush=True)
+    # run from the instance folder: Dagster warns about a dagster.yaml in the working directory
+    # that is not $DAGSTER_HOME's, and loads a .env from there
+    ui = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-h", "127.0.0.1",
+                           "-p", str(port)], cwd=dagster_home)
+    try:
+        if wait_until_ready(url, ui):
+            print(f"Dagster UI on {url} (Ctrl-C to stop the sandbox)", flush=True)
+        elif ui.poll() is None:
+            print(f"the Dagster UI did not answer on {url} within {UI_READY_TIMEOUT_SECONDS:.0f} s; "
+                  "still waiting (Ctrl-C to stop)", flush=True)
+        ui.wait()
+    except KeyboardInterrupt:
+        # dagster dev shuts its code servers down only on SIGINT; never leave them orphaned
+        ui.send_signal(signal.SIGINT)
+        ui.wait(timeout=60)
+    if ui.returncode not in (0, None, -signal.SIGINT, 130):
+        raise OperatorError(f"dagster dev ended with exit code {ui.returncode} (is port {port} free? use --ui-port)")
+
+
 def sandbox_command(args: argparse.Namespace) -> int:
     from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
     from glyms_b24_pipeline.sync_command import run_sync
@@ -97,6 +163,7 @@ def sandbox_command(args: argparse.Namespace) -> int:
         dsn = prepare_glyms(admin_dsn, args.services, args.customers)
         emulator.start(host="127.0.0.1", port=0)
         emulator.register_app(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, redirect_uri="http://localhost/")
+        prepare_lab_portal(emulator, load_settings())
         authorise(emulator.portal_url, emulator.oauth_url, dsn)
         dagster_home = root / "dagster_home"
         dagster_home.mkdir(exist_ok=True)
@@ -111,20 +178,11 @@ def sandbox_command(args: argparse.Namespace) -> int:
         )
         os.environ.pop("B24_WEBHOOK_URL", None)
         print(f"Bitrix24 emulator: {emulator.portal_url} (OAuth at {emulator.oauth_url})")
-        with dg.DagsterInstance.get() as instance:
+        with dg.DagsterInstance.get() as instance, progress.reporting(terminal.terminal_reporter()):
             summary = run_sync(instance)
         print("\n".join(summary.lines()))
         if args.ui:
-            print(f"Dagster UI on http://127.0.0.1:{args.ui_port} (Ctrl-C to stop the sandbox)", flush=True)
-            # the module, not workspace.yaml: works from a checkout and from an installed wheel alike
-            ui = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-m", "glyms_b24_pipeline.definitions",
-                                   "-h", "127.0.0.1", "-p", str(args.ui_port)])
-            try:
-                ui.wait()
-            except KeyboardInterrupt:
-                # dagster dev shuts its code servers down only on SIGINT; never leave them orphaned
-                ui.send_signal(signal.SIGINT)
-                ui.wait(timeout=60)
+            serve_ui(dagster_home, args.ui_port)
         else:
             print(f"See it in the UI: glyms-b24 sandbox --ui   (run history in {dagster_home})")
         # the seed plants invalid rows on purpose, so its checks warn: the demo succeeds when the run

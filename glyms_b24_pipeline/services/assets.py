@@ -15,6 +15,8 @@ from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.config import ServicesSettings
 from glyms_b24_pipeline.failures import reported_as_failure
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
+from glyms_b24_pipeline.operator import progress
+from glyms_b24_pipeline.operator.mappings import check_mappings
 from glyms_b24_pipeline.services.plan import Action, ServiceSyncPlan, service_sync_plan
 from glyms_b24_pipeline.services.push import (
     CATALOG_SELECT,
@@ -234,6 +236,8 @@ def services_push(
             portal_writer.note_read(SYNC, context)
             plan = plan_services(read_glyms_services(glyms_db, settings), catalog, settings,
                                  portal_writer.plan_basis(SYNC, context))
+        # a configured id the portal lacks would fail every write, or worse: stop before writing
+        check_mappings(client, glyms_db.dsn, all_settings, syncs=[SYNC]).raise_if_portal_broken()
     guard = plan.mass_deactivation(settings.max_deactivation_share)
     enforce_guard(guard, allowed=config.allow_mass_deactivation, dry_run=config.dry_run,
                   remedy=("Check that GLYMS_PG_DSN points at the right Glyms database; to deactivate anyway, run with "
@@ -256,7 +260,8 @@ def services_push(
         started = time.monotonic()
         trail.record_skipped(skipped_records(plan.changes))
         outcomes = push_changes(client, writes, ServiceWrites(settings), trail, before_slice=lock.ensure_held,
-                                before_request=lock.touch)
+                                before_request=lock.touch,
+                                on_progress=progress.push_progress(SYNC, client, total=len(writes)))
     raise_if_blocked(outcomes)
     after = client.counters.as_metadata()
     failed = [o for o in outcomes if not o.ok]

@@ -81,8 +81,8 @@ def test_price_types_and_directory_items_print_aligned_tables(emulator, monkeypa
     lab = next(line for line in lines if "UC_LAB" in line)
     assert lab.index("UC_LAB") == status_col and "Laboratorios clínicos" in lab
 
-    assert main(["directory-items", "NO_SUCH_ENTITY"]) == 0
-    assert "no hay ítems" in capsys.readouterr().out
+    assert main(["directory-items", "NO_SUCH_ENTITY"]) == 2
+    assert "no tiene ítems de ENTITY_ID NO_SUCH_ENTITY" in capsys.readouterr().err
 
 
 def test_cli_reports_missing_configuration_in_one_line(monkeypatch, capsys):

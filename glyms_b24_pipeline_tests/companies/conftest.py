@@ -12,20 +12,17 @@ from glyms_b24_pipeline.companies.assets import (
     reconcile_assets,
 )
 from glyms_b24_pipeline.companies.changelog import ChangeLog
+from glyms_b24_pipeline.config import Settings
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
+from glyms_b24_pipeline.sandbox.portal import prepare_lab_portal
 from glyms_b24_pipeline.settings_resource import SyncSettings
 from glyms_b24_pipeline.sync.writer import PortalWriter
-
-UF_CODIGO, UF_FANTASIA, UF_BLOQUEADO = "UF_CRM_1748636158002", "UF_CRM_1748637070", "UF_CRM_1748888310536"
 
 
 @pytest.fixture
 def portal(emulator):
-    """The emulator with the legacy portal's user fields and directory items."""
-    for name in (UF_CODIGO, UF_FANTASIA, UF_BLOQUEADO):
-        emulator.add_user_field(name)
-    for status_id in ("UC_HMSG7D", "4", "UC_EYGC4I"):
-        emulator.add_status("COMPANY_TYPE", status_id, f"Tipo {status_id}")
+    """The emulator set up as the lab's portal: the user fields and directory items the mappings name."""
+    prepare_lab_portal(emulator, Settings())
     return emulator
 
 

@@ -70,7 +70,7 @@ def test_ten_updates_of_one_customer_cost_one_write(glyms_dsn, resources, portal
     plan = metadata(result, "sync", "companies_plan")
     assert (plan["log_rows"], plan["writes"]) == (10, 1)
     calls = [e for e in portal.request_log if e.server == "portal"]
-    assert len(calls) == 2  # one look-up, one write
+    assert [e.batch_commands for e in calls] == [1, 2, 1]  # the look-up, the mapping check, the one write
     assert by_origin(portal)[str(customer)][0]["COMMENTS"] == "nota 9"
     assert list(statuses(glyms_dsn).values()).count("PROCESSED") == 11
 

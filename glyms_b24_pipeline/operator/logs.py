@@ -1,0 +1,67 @@
+"""Terminal logging of the CLI: ``--debug`` shows glyms-b24's own loggers, not its libraries'.
+
+Third-party loggers (alembic, urllib3, Dagster) print only warnings and errors, whatever
+level they set themselves: the handler decides, not the loggers.
+"""
+
+from __future__ import annotations
+
+import logging
+import pkgutil
+import sys
+from typing import Optional, TextIO
+
+OWN_LOGGER = "glyms_b24_pipeline"
+THIRD_PARTY_LEVEL = logging.WARNING
+
+
+class _OwnRecordsOrWarnings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= THIRD_PARTY_LEVEL or record.name == OWN_LOGGER or record.name.startswith(OWN_LOGGER + ".")
+
+
+def _own_subloggers() -> list[str]:
+    import glyms_b24_pipeline
+
+    return [f"{OWN_LOGGER}.{module.name}" for module in pkgutil.iter_modules(glyms_b24_pipeline.__path__)]
+
+
+class _TerminalHandler(logging.StreamHandler):
+    """The CLI's handler; a second ``main()`` in one process replaces it instead of adding another.
+
+    Without a stream of its own it writes to whatever ``sys.stderr`` is at the time of each
+    record, so it never keeps writing to a stream that was swapped and closed since (a test's
+    captured stderr, a redirected one).
+    """
+
+    def __init__(self, stream: Optional[TextIO] = None):
+        super().__init__()
+        self._own_stream = stream
+
+    @property
+    def stream(self) -> TextIO:
+        return self._own_stream or sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        self._own_stream = value
+
+
+def configure_logging(*, debug: bool, stream=None) -> logging.Handler:
+    """One stderr handler on the root logger (replacing an earlier one of ours); returns it."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _TerminalHandler)]:
+        root.removeHandler(old)
+    handler = _TerminalHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.DEBUG if debug else THIRD_PARTY_LEVEL)
+    handler.addFilter(_OwnRecordsOrWarnings())
+    root.setLevel(THIRD_PARTY_LEVEL)
+    root.addHandler(handler)
+    # A Dagster run sets the level of the package's logger to the instance's python_log_level
+    # (INFO, for the event log); levels set one step below it keep DEBUG for the whole run.
+    level = logging.DEBUG if debug else logging.NOTSET
+    logging.getLogger(OWN_LOGGER).setLevel(level)
+    for name in _own_subloggers():
+        logging.getLogger(name).setLevel(level)
+    return handler
