@@ -32,11 +32,16 @@ class SyncRunSummary:
         return sum(int(push.get("failed", 0) or 0) for push in self.pushes.values())
 
     @property
+    def not_synced(self) -> int:
+        """Rows the plans could not write (invalid data, duplicate keys): not a success either."""
+        return sum(int(push.get("not_synced", 0) or 0) for push in self.pushes.values() if not push.get("dry_run"))
+
+    @property
     def status(self) -> str:
         """OK only when nothing failed: no step, no row, no check."""
         if not self.success:
             return "FAILED"
-        if self.failed_rows or self.failed_checks:
+        if self.failed_rows or self.failed_checks or self.not_synced:
             return "DONE WITH PROBLEMS"
         return "OK"
 
@@ -54,6 +59,11 @@ class SyncRunSummary:
             out.append(f"  waited {self.lock_waited_seconds:.0f} s for another sync that was writing to the portal")
         for spec in self.syncs:
             out += spec.summary(self.plans.get(spec.name, {}), self.pushes.get(spec.name, {}))
+        for spec in self.syncs:
+            push = self.pushes.get(spec.name, {})
+            if push.get("not_synced"):
+                out.append(f"  {spec.name} not synced: {push['not_synced']} rows, e.g. {push.get('first_not_synced')} "
+                           "(all of them: glyms-b24 audit --status skipped, or glyms_b24.sync_audit)")
         out += [f"  check failed: {name}" for name in self.failed_checks]
         out += [f"  error: {line}" for line in self.failures]
         return out
@@ -105,7 +115,7 @@ def run_sync(
     summary.failed_checks = sorted(
         f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}"
         for evaluation in result.get_asset_check_evaluations() if not evaluation.passed)
-    if summary.failed_rows or summary.failed_checks:
+    if summary.failed_rows or summary.failed_checks or summary.not_synced:
         summary.exit_code = 1
     if not result.success:
         step_failures = [e.event_specific_data for e in result.all_events if e.is_step_failure]

@@ -39,6 +39,7 @@ from glyms_b24_pipeline.sync.results import (
     outcome_rows,
     push_failure_check,
     push_failures_spec,
+    not_synced_metadata,
     push_metadata,
     raise_if_blocked,
 )
@@ -387,7 +388,9 @@ def _push(context: Any, plan: CompanySyncPlan, dry_run: bool, allow_mass_deletio
         metadata=push_metadata(outcomes, action_of=_action, duration=time.monotonic() - started,
                                counters_before=before, counters_after=client.counters.as_metadata(),
                                extra={**{k: counts[k] for k in ("unchanged", "invalid", "duplicate", "target_missing",
-                                                                "link_candidate", "log_rows")}, **planned}),
+                                                                "link_candidate", "log_rows")}, **planned,
+                                      **not_synced_metadata([(c.origin_id, c.reason) for c in plan.changes if c.action in
+                                                             (CompanyAction.INVALID, CompanyAction.DUPLICATE)])}),
         check_results=[push_failure_check(outcomes)],
     )
 

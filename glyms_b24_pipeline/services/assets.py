@@ -37,6 +37,7 @@ from glyms_b24_pipeline.sync.results import (
     outcome_rows,
     push_failure_check,
     push_failures_spec,
+    not_synced_metadata,
     push_metadata,
     raise_if_blocked,
 )
@@ -273,7 +274,9 @@ def services_push(
         value=pd.DataFrame(outcome_rows(outcomes, action_of=_action), columns=PUSH_COLUMNS),
         metadata=push_metadata(outcomes, action_of=_action, duration=time.monotonic() - started,
                                counters_before=before, counters_after=after,
-                               extra={"skipped_invalid": skipped, **planned}),
+                               extra={"skipped_invalid": skipped, **planned, **not_synced_metadata(
+                                   [(c.xml_id, c.reason) for c in plan.changes
+                                    if c.action in (Action.INVALID, Action.DUPLICATE)])}),
         check_results=[push_failure_check(outcomes)],
     )
 

@@ -74,6 +74,12 @@ def push_metadata(
     return metadata
 
 
+def not_synced_metadata(rows: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """Rows the plan could not write (invalid data, duplicate keys): how many, and the first ones with why."""
+    return {"not_synced": len(rows),
+            "first_not_synced": "; ".join(f"{key}: {reason}" for key, reason in rows[:5]) or "none"}
+
+
 def outcome_rows(outcomes: Sequence[ChangeOutcome[Any]], *, action_of: Any) -> list[dict[str, Any]]:
     """One row per change for the push's asset value (row-level results, Hightouch style)."""
     return [{"glyms_key": o.glyms_key, "action": action_of(o.change), "bitrix_id": o.bitrix_id,
