@@ -39,6 +39,7 @@ from glyms_b24_pipeline.sandbox.postgres import (
 )
 from glyms_b24_pipeline.services.assets import contract_parameters, services_assets
 from glyms_b24_pipeline.settings_resource import SyncSettings
+from glyms_b24_pipeline.sync.writer import PortalWriter
 
 
 def legacy_requests(n_services: int, n_in_catalog: int, n_field_changes: int) -> int:
@@ -83,6 +84,7 @@ def main() -> int:
         resources = {
             "glyms_db": GlymsDatabase(dsn=dsn),
             "bitrix24": Bitrix24Resource(webhook_url=emulator.add_webhook(user_id=1)),
+            "portal_writer": PortalWriter(dsn=dsn),
             "sync_settings": SyncSettings(),
         }
         active = GlymsDatabase(dsn=dsn).rows("active_services", contract_parameters(ServicesSettings()))

@@ -34,10 +34,10 @@ from glyms_b24_pipeline.sync.push import push_changes
 from glyms_b24_pipeline.sync.report import markdown_table
 from glyms_b24_pipeline.sync.results import (
     enforce_guard,
+    not_synced_metadata,
     outcome_rows,
     push_failure_check,
     push_failures_spec,
-    not_synced_metadata,
     push_metadata,
     raise_if_blocked,
 )
