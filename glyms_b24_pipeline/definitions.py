@@ -9,6 +9,7 @@ import dagster as dg
 from glyms_b24_pipeline.bitrix24.auth import DEFAULT_OAUTH_URL
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.companies.changelog import ChangeLog
+from glyms_b24_pipeline.companies.sensor import companies_pending_log_sensor
 from glyms_b24_pipeline.config import CONFIG_ENV_VAR, load_settings
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
 from glyms_b24_pipeline.settings_resource import SyncSettings
@@ -84,6 +85,7 @@ def build_definitions() -> dg.Definitions:
                 description="Every customer against every company (schedules.reconcile_cron).",
             ),
         ],
+        sensors=[companies_pending_log_sensor],
         resources={
             "glyms_db": GlymsDatabase(dsn=dg.EnvVar("GLYMS_PG_DSN")),
             "bitrix24": bitrix24_resource(),

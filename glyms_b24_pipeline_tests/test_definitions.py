@@ -35,7 +35,7 @@ SCHEDULES = {
     "full_sync_daily": ("full_sync", "0 5 * * *", "America/Argentina/Buenos_Aires"),
     "companies_reconcile_weekly": ("companies_reconcile", "0 6 * * 0", "America/Argentina/Buenos_Aires"),
 }
-SENSORS: set[str] = set()
+SENSORS = {"companies_pending_log_sensor"}
 RESOURCES = {"glyms_db", "bitrix24", "portal_writer", "change_log", "sync_settings"}
 
 
