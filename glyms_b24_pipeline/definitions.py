@@ -21,11 +21,18 @@ from glyms_b24_pipeline.sync.writer import PortalWriter
 BITRIX24_WRITER_TAG = {"glyms_b24/bitrix24": "writer"}
 
 
+# A step that failed on a portal still busy or down after the client's retries is tried again,
+# in the same process and run: a retried push finds its plan already applied and replans from a
+# fresh read, so a retry never resends what succeeded. Operator errors are never retried.
+STEP_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
 def writer_job(name: str, assets: list, description: str) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         name,
         selection=dg.AssetSelection.assets(*assets).upstream(),
         description=description,
+        op_retry_policy=STEP_RETRY,
         # one process: the API client, its token, its rate limiter and the portal lock serve every step
         executor_def=dg.in_process_executor,
         tags=BITRIX24_WRITER_TAG,
