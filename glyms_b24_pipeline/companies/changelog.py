@@ -10,6 +10,7 @@ run claimed and did not settle goes back to PENDING, without counting an attempt
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from glyms_b24_pipeline.companies.plan import (
     PlannedCompanyChange,
 )
 from glyms_b24_pipeline.config import CompaniesSettings
-from glyms_b24_pipeline.glyms.connection import connect, fetch_all
+from glyms_b24_pipeline.glyms.connection import connect, fetch_all, fetch_rows
 from glyms_b24_pipeline.glyms.resource import GlymsTransaction
 from glyms_b24_pipeline.sql_files import read_sql
 from glyms_b24_pipeline.sync.push import BLOCKED, TRANSIENT, ChangeOutcome
@@ -134,19 +135,13 @@ def settle_rows(tx: GlymsTransaction, run_id: str, decisions: Sequence[RowDecisi
     """Write the decisions of rows this run still holds; returns how many were settled."""
     if not decisions:
         return 0
-    settled = tx.rows("change_log_settle", {
-        "run_id": run_id,
-        "log_id": [d.log_id for d in decisions],
-        "status": [d.status for d in decisions],
-        "error": [(d.error or "")[:2000] or None for d in decisions],
-        "attempted": [d.attempted for d in decisions],
-        "retry_after_seconds": [d.retry_after_seconds for d in decisions],
-        "company_id": [d.company_id for d in decisions],
-    })
-    if len(settled) != len(decisions):
+    rows = [{"log_id": d.log_id, "status": d.status, "error": (d.error or "")[:2000] or None, "attempted": d.attempted,
+             "retry_after_seconds": d.retry_after_seconds, "company_id": d.company_id} for d in decisions]
+    settled = tx.execute("change_log_settle", {"run_id": run_id, "rows": json.dumps(rows, ensure_ascii=False)})
+    if settled != len(decisions):
         log.warning("%d of %d log rows were no longer claimed by run %s (their lease ran out); the next run "
-                    "compares them again", len(decisions) - len(settled), len(decisions), run_id)
-    return len(settled)
+                    "compares them again", len(decisions) - settled, len(decisions), run_id)
+    return settled
 
 
 class ChangeLog(dg.ConfigurableResource):
@@ -171,15 +166,15 @@ class ChangeLog(dg.ConfigurableResource):
             else:
                 reclaimed = len(fetch_all(conn, read_sql("queries/change_log_reclaim_expired.sql"),
                                           {"lease_seconds": settings.lease_seconds}))
-            own = fetch_all(conn, read_sql("queries/change_log_claimed_by_run.sql"), {"run_id": run_id})
-            new = fetch_all(conn, read_sql("queries/change_log_claim.sql"), {"run_id": run_id, "limit": settings.claim_limit})
+            own = fetch_rows(conn, read_sql("queries/change_log_claimed_by_run.sql"), {"run_id": run_id})
+            new = fetch_rows(conn, read_sql("queries/change_log_claim.sql"), {"run_id": run_id, "limit": settings.claim_limit})
         self._claimed_by.add(run_id)
         rows = own + new
         ids = sorted({int(r["id_cliente"]) for r in rows})
         customers: dict[int, Mapping[str, Any]] = {}
         if ids:
             with connect(self.dsn) as conn:
-                customers = {int(c["id_cliente"]): c for c in fetch_all(
+                customers = {int(c["id_cliente"]): c for c in fetch_rows(
                     conn, read_sql("queries/customers_by_id.sql"), {"ids": ids})}
         if reclaimed:
             log.warning("%d change-log rows claimed by a run that died went back to PENDING", reclaimed)

@@ -11,7 +11,7 @@ import datetime as _dt
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence
 
 from glyms_b24_pipeline.companies.mapping import (
     DesiredCompany,
@@ -53,9 +53,8 @@ SETTLED_WITHOUT_WRITE = {
 }
 
 
-@dataclass(frozen=True)
-class LogRow:
-    """One claimed row of ``f_cliente.sync_log_bitrix24``."""
+class LogRow(NamedTuple):
+    """One claimed row of ``f_cliente.sync_log_bitrix24`` (a tuple: a claim may hold 100,000)."""
 
     log_id: int
     operation: str

@@ -1,4 +1,5 @@
--- The outcome of claimed rows (parallel arrays), only while this run still holds their claim.
+-- The outcome of claimed rows (a JSON array, one object per row: parsed far faster than six
+-- array parameters of 100,000 elements), only while this run still holds their claim.
 -- PENDING again = a transient failure, retried after next_attempt_at; the others are final.
 UPDATE f_cliente.sync_log_bitrix24 l
 SET sync_status = u.status,
@@ -10,10 +11,9 @@ SET sync_status = u.status,
     bitrix_company_id = COALESCE(u.company_id, l.bitrix_company_id),
     claimed_at = NULL,
     claimed_by = NULL
-FROM unnest(%(log_id)s::integer[], %(status)s::text[], %(error)s::text[], %(attempted)s::boolean[],
-            %(retry_after_seconds)s::double precision[], %(company_id)s::integer[])
-     AS u(log_id, status, error, attempted, retry_after_seconds, company_id)
+FROM jsonb_to_recordset(%(rows)s::jsonb)
+     AS u(log_id integer, status text, error text, attempted boolean, retry_after_seconds double precision,
+          company_id integer)
 WHERE l.log_id = u.log_id
   AND l.sync_status = 'CLAIMED'
-  AND l.claimed_by = %(run_id)s
-RETURNING l.log_id;
+  AND l.claimed_by = %(run_id)s;
