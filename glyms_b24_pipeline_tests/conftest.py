@@ -85,3 +85,13 @@ def cli_env(glyms_dsn, emulator, dagster_home):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "GLYMS_", "DAGSTER_"))}
     env.update(GLYMS_PG_DSN=glyms_dsn, B24_WEBHOOK_URL=emulator.add_webhook(user_id=1), DAGSTER_HOME=str(dagster_home))
     return env
+
+
+@pytest.fixture
+def portal(emulator):
+    """The emulator set up as the lab's portal: the user fields and directory items the mappings name."""
+    from glyms_b24_pipeline.config import Settings
+    from glyms_b24_pipeline.sandbox.portal import prepare_lab_portal
+
+    prepare_lab_portal(emulator, Settings())
+    return emulator

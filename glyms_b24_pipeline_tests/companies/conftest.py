@@ -12,18 +12,9 @@ from glyms_b24_pipeline.companies.assets import (
     reconcile_assets,
 )
 from glyms_b24_pipeline.companies.changelog import ChangeLog
-from glyms_b24_pipeline.config import Settings
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
-from glyms_b24_pipeline.sandbox.portal import prepare_lab_portal
 from glyms_b24_pipeline.settings_resource import SyncSettings
 from glyms_b24_pipeline.sync.writer import PortalWriter
-
-
-@pytest.fixture
-def portal(emulator):
-    """The emulator set up as the lab's portal: the user fields and directory items the mappings name."""
-    prepare_lab_portal(emulator, Settings())
-    return emulator
 
 
 def make_resources(dsn, emulator, config_file=None, **bitrix24):
