@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +20,7 @@ from glyms_b24_pipeline.sandbox.postgres import (
 )
 
 TEST_PG_ENV = "GLYMS_B24_TEST_PG_DSN"
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +66,53 @@ def glyms_dsn(pg_admin_dsn, glyms_template):
     dsn = create_database(pg_admin_dsn, template=glyms_template)
     yield dsn
     drop_database(pg_admin_dsn, database_name(dsn))
+
+
+# --- Dagster instances -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dagster_storage_template(pg_admin_dsn):
+    """A template database already holding Dagster's tables (a new instance's first use costs seconds)."""
+    from glyms_b24_pipeline.instance import open_instance, write_instance_yaml
+    from glyms_b24_pipeline.sandbox.postgres import sqlalchemy_url
+
+    name = f"dagster_tmpl_{uuid.uuid4().hex[:8]}"
+    dsn = create_database(pg_admin_dsn, name)
+    home = Path(tempfile.mkdtemp(prefix="dagster-tmpl-"))
+    write_instance_yaml(home, sqlalchemy_url(dsn))
+    open_instance(home).dispose()
+    yield name
+    drop_database(pg_admin_dsn, name)
+
+
+@pytest.fixture
+def dagster_pg_url(pg_admin_dsn, dagster_storage_template):
+    """The SQLAlchemy URL of a fresh database holding Dagster's (empty) storage."""
+    from glyms_b24_pipeline.sandbox.postgres import sqlalchemy_url
+
+    dsn = create_database(pg_admin_dsn, template=dagster_storage_template)
+    yield sqlalchemy_url(dsn)
+    drop_database(pg_admin_dsn, database_name(dsn))
+
+
+@pytest.fixture
+def pg_dagster_home(tmp_path, dagster_pg_url, monkeypatch):
+    """DAGSTER_HOME holding the repository's dagster.yaml, DAGSTER_PG_URL pointing at a fresh database."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_PG_URL", dagster_pg_url)
+    return home
+
+
+@pytest.fixture
+def sqlite_dagster_home(tmp_path, monkeypatch):
+    """DAGSTER_HOME with the project's instance blocks and SQLite storage (for tests that ask for it)."""
+    from glyms_b24_pipeline.instance import write_instance_yaml
+
+    home = tmp_path / "dagster_home"
+    write_instance_yaml(home, None)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
