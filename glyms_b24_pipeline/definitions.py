@@ -10,6 +10,7 @@ from glyms_b24_pipeline.bitrix24.auth import DEFAULT_OAUTH_URL
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.config import CONFIG_ENV_VAR, load_settings
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
+from glyms_b24_pipeline.orchestration import orchestration_definitions
 from glyms_b24_pipeline.settings_resource import SyncSettings
 from glyms_b24_pipeline.sync.registry import SyncSpec, all_syncs
 from glyms_b24_pipeline.sync.writer import PortalWriter
@@ -50,7 +51,7 @@ def bitrix24_resource() -> Bitrix24Resource:
 def build_definitions() -> dg.Definitions:
     syncs = all_syncs()
     jobs = {spec.name: sync_job(spec) for spec in syncs}
-    return dg.Definitions(
+    base = dg.Definitions(
         assets=[asset for spec in syncs for asset in spec.assets],
         jobs=list(jobs.values()),
         schedules=[
@@ -72,6 +73,8 @@ def build_definitions() -> dg.Definitions:
         # materialising an asset from the UI or `dagster asset materialize` also runs in one process
         executor=dg.in_process_executor,
     )
+    # alerts, freshness checks and retention (glyms_b24_pipeline/orchestration): they follow the registry
+    return dg.Definitions.merge(base, orchestration_definitions(syncs))
 
 
 defs = build_definitions()

@@ -35,3 +35,5 @@ CREATE TABLE IF NOT EXISTS glyms_b24.sync_audit (
 ALTER TABLE glyms_b24.sync_audit ADD COLUMN IF NOT EXISTS settled_at TIMESTAMP WITH TIME ZONE NULL;
 CREATE INDEX IF NOT EXISTS ix_sync_audit_run ON glyms_b24.sync_audit (run_id);
 CREATE INDEX IF NOT EXISTS ix_sync_audit_key ON glyms_b24.sync_audit (entity, glyms_key, recorded_at);
+-- The audit command's newest-first listing and the daily retention prune (oldest first, in batches).
+CREATE INDEX IF NOT EXISTS ix_sync_audit_recorded ON glyms_b24.sync_audit (recorded_at);
