@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
+import psycopg2
 import pytest
 
 from glyms_b24_pipeline.glyms.install import install_sql
@@ -21,6 +23,18 @@ from glyms_b24_pipeline.sandbox.postgres import (
 
 TEST_PG_ENV = "GLYMS_B24_TEST_PG_DSN"
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _drop(admin_dsn: str, name: str) -> None:
+    """Drop a test database; retried because a test elsewhere on the shared server may end our session."""
+    for attempt in range(3):
+        try:
+            drop_database(admin_dsn, name)
+            return
+        except psycopg2.OperationalError:
+            if attempt == 2:
+                raise
+            time.sleep(1 + attempt)
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +63,7 @@ def glyms_template(pg_admin_dsn):
     apply_glyms_schema(dsn)
     install_sql(dsn)
     yield name
-    drop_database(pg_admin_dsn, name)
+    _drop(pg_admin_dsn, name)
 
 
 @pytest.fixture
@@ -57,7 +71,7 @@ def empty_database_dsn(pg_admin_dsn):
     """A fresh, empty database (no Glyms objects)."""
     dsn = create_database(pg_admin_dsn)
     yield dsn
-    drop_database(pg_admin_dsn, database_name(dsn))
+    _drop(pg_admin_dsn, database_name(dsn))
 
 
 @pytest.fixture
@@ -65,7 +79,7 @@ def glyms_dsn(pg_admin_dsn, glyms_template):
     """A fresh Glyms database (sandbox schema + install-sql, no rows) for one test."""
     dsn = create_database(pg_admin_dsn, template=glyms_template)
     yield dsn
-    drop_database(pg_admin_dsn, database_name(dsn))
+    _drop(pg_admin_dsn, database_name(dsn))
 
 
 # --- Dagster instances -----------------------------------------------------------------------------
@@ -83,7 +97,7 @@ def dagster_storage_template(pg_admin_dsn):
     write_instance_yaml(home, sqlalchemy_url(dsn))
     open_instance(home).dispose()
     yield name
-    drop_database(pg_admin_dsn, name)
+    _drop(pg_admin_dsn, name)
 
 
 @pytest.fixture
@@ -93,7 +107,7 @@ def dagster_pg_url(pg_admin_dsn, dagster_storage_template):
 
     dsn = create_database(pg_admin_dsn, template=dagster_storage_template)
     yield sqlalchemy_url(dsn)
-    drop_database(pg_admin_dsn, database_name(dsn))
+    _drop(pg_admin_dsn, database_name(dsn))
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from glyms_b24_pipeline.instance import (
     storage_url,
     write_instance_yaml,
 )
-from glyms_b24_pipeline.sandbox.postgres import create_database, database_name, drop_database, sqlalchemy_url
+from glyms_b24_pipeline.sandbox.postgres import sqlalchemy_url
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,21 +53,7 @@ def _first_use_at_once(home: Path, processes: int) -> list[tuple[int, str, str]]
     return [(p.wait(timeout=180), p.stdout.read().strip(), p.stderr.read()[-400:]) for p in running]  # type: ignore[union-attr]
 
 
-@pytest.fixture
-def new_database_dsn(pg_admin_dsn):
-    """A fresh, empty database; dropped afterwards (retried: the shared test server may drop a session)."""
-    dsn = create_database(pg_admin_dsn)
-    yield dsn
-    for attempt in range(3):
-        try:
-            drop_database(pg_admin_dsn, database_name(dsn))
-            return
-        except psycopg2.OperationalError:
-            time.sleep(1 + attempt)
-
-
-def test_several_processes_using_a_new_postgresql_instance_at_once_leave_it_sound(new_database_dsn, tmp_path):
-    empty_database_dsn = new_database_dsn
+def test_several_processes_using_a_new_postgresql_instance_at_once_leave_it_sound(empty_database_dsn, tmp_path):
     home = tmp_path / "home"
     write_instance_yaml(home, sqlalchemy_url(empty_database_dsn))
     results = _first_use_at_once(home, 5)
