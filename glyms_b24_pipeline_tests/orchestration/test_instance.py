@@ -47,7 +47,7 @@ FIRST_USE = textwrap.dedent("""
 
 
 def _first_use_at_once(home: Path, processes: int) -> list[tuple[int, str, str]]:
-    start = time.time() + 4 + processes * 0.5  # every interpreter imports dagster before the start
+    start = time.time() + 2.5 + processes * 0.8  # every interpreter has imported dagster by then (2 cores)
     running = [subprocess.Popen([sys.executable, "-c", FIRST_USE, str(home), str(start)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for _ in range(processes)]
     return [(p.wait(timeout=180), p.stdout.read().strip(), p.stderr.read()[-400:]) for p in running]  # type: ignore[union-attr]
@@ -56,8 +56,8 @@ def _first_use_at_once(home: Path, processes: int) -> list[tuple[int, str, str]]
 def test_several_processes_using_a_new_postgresql_instance_at_once_leave_it_sound(empty_database_dsn, tmp_path):
     home = tmp_path / "home"
     write_instance_yaml(home, sqlalchemy_url(empty_database_dsn))
-    results = _first_use_at_once(home, 5)
-    assert [(code, out) for code, out, _ in results] == [(0, "ok")] * 5, [err for _, _, err in results]
+    results = _first_use_at_once(home, 4)
+    assert [(code, out) for code, out, _ in results] == [(0, "ok")] * 4, [err for _, _, err in results]
     conn = psycopg2.connect(empty_database_dsn)
     try:
         with conn.cursor() as cur:
@@ -66,7 +66,7 @@ def test_several_processes_using_a_new_postgresql_instance_at_once_leave_it_soun
     finally:
         conn.close()
     with open_instance(home) as instance:
-        assert len(instance.get_runs()) == 5
+        assert len(instance.get_runs()) == 4
 
 
 @pytest.mark.slow
