@@ -7,6 +7,7 @@ import sys
 import time
 
 import dagster as dg
+import pytest
 
 from bitrix24_emulator import Fault
 from glyms_b24_pipeline.cli import main
@@ -25,8 +26,10 @@ def _wait_for_started_run(instance: dg.DagsterInstance, timeout: float = 90) -> 
     raise AssertionError("the sync never started")
 
 
+@pytest.mark.parametrize("next_writer", ["cli", pytest.param("run", marks=pytest.mark.slow)])
 def test_a_killed_sync_is_reported_failed_by_the_next_one_and_frees_the_writer_slot(
-        glyms_dsn, emulator, pg_dagster_home, monkeypatch, capsys):
+        next_writer, glyms_dsn, emulator, pg_dagster_home, monkeypatch, capsys):
+    """The next writer: `glyms-b24 sync` before it launches, or any run when it takes the portal lock."""
     seed_glyms(glyms_dsn, services=20, customers=0, seed=4)
     monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
     monkeypatch.setenv("B24_WEBHOOK_URL", emulator.add_webhook(user_id=1))
@@ -49,15 +52,24 @@ def test_a_killed_sync_is_reported_failed_by_the_next_one_and_frees_the_writer_s
         if victim.poll() is None:
             victim.kill()
 
-    assert main(["sync", "--type", "services"]) in (0, 1)  # 1: the seed plants services without a price
-    out = capsys.readouterr().out
-    assert "services written, 0 failed" in out and ": DONE WITH PROBLEMS" in out or ": OK" in out
+    if next_writer == "cli":
+        assert main(["sync", "--type", "services"]) in (0, 1)  # 1: the seed plants services without a price
+        out = capsys.readouterr().out
+        assert "services written, 0 failed" in out
+        found_by = "glyms-b24 sync"
+    else:  # a run started any other way (schedule, UI) finds it when it takes the portal lock
+        from glyms_b24_pipeline.definitions import build_definitions
+
+        with open_instance() as instance:
+            result = build_definitions().resolve_job_def("services_sync").execute_in_process(instance=instance)
+        assert result.success
+        found_by = f"run {result.run_id}"
     with open_instance() as instance:
         dead = instance.get_run_by_id(run.run_id)
         assert dead is not None and dead.status == dg.DagsterRunStatus.FAILURE
         failure = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[-1]
         assert failure.dagster_event.message == (  # type: ignore[union-attr]
-            "El proceso de esta ejecución murió; marcada fallida por glyms-b24 sync "
-            "(the process of this run died; found by glyms-b24 sync)")
+            f"El proceso de esta ejecución murió; marcada fallida por {found_by} "
+            f"(the process of this run died; found by {found_by})")
         # no run of the writer tag is left holding the queue's single slot
         assert instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])) == []

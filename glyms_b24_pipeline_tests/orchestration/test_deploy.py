@@ -88,6 +88,7 @@ def test_the_repository_dagster_yaml_opens_a_postgresql_instance(pg_dagster_home
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Error loading repository location")  # while the code server starts
 def test_the_deploy_workspace_loads_the_code_location_from_a_running_code_server(pg_dagster_home, tmp_path):
     from dagster._core.workspace.context import WorkspaceProcessContext
     from dagster._core.workspace.load_target import WorkspaceFileTarget
