@@ -101,3 +101,16 @@ def test_the_storage_url_comes_from_the_environment_with_one_line_errors(tmp_pat
         open_instance(tmp_path)
     assert str(info.value).startswith("no se puede conectar a la base de Dagster 127.0.0.1:1/dagster")
     assert "s3cr3t" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_init_instance_creates_the_storage_once_and_refuses_a_home_without_dagster_yaml(
+        pg_dagster_home, tmp_path, monkeypatch, capsys):
+    from glyms_b24_pipeline.cli import main
+
+    assert main(["init-instance"]) == 0
+    assert capsys.readouterr().out.startswith("instancia de Dagster lista (instance ready): PostgreSQL ")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "empty"))
+    monkeypatch.setenv("GLYMS_PG_DSN", "postgresql://glyms@127.0.0.1:1/glyms")
+    for command in (["init-instance"], ["history"], ["prune", "--dry-run"]):
+        assert main(command) == 2
+        assert "no tiene dagster.yaml" in capsys.readouterr().err
