@@ -25,6 +25,10 @@ _HANDLERS = {
     "reconcile": "glyms_b24_pipeline.sync_command:reconcile_command",
     "requeue": "glyms_b24_pipeline.companies.commands:requeue_command",
     "sandbox": "glyms_b24_pipeline.sandbox.demo:sandbox_command",
+    "history": "glyms_b24_pipeline.history_command:history_command",
+    "audit": "glyms_b24_pipeline.history_command:audit_command",
+    "prune": "glyms_b24_pipeline.history_command:prune_command",
+    "init-instance": "glyms_b24_pipeline.history_command:init_instance_command",
 }
 
 
@@ -115,6 +119,26 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--dir", default=".sandbox", help="folder for the sandbox's database and state")
     sandbox.add_argument("--ui", action="store_true", help="afterwards, keep the sandbox up and open the Dagster UI")
     sandbox.add_argument("--ui-port", type=int, default=3000, help="port of the Dagster UI (default 3000)")
+
+    history = commands.add_parser("history", help="list recent runs with their counts (run history)")
+    history.add_argument("--since", help="from 2026-11-01, or the last 24h / 7d")
+    history.add_argument("--type", dest="sync_type", choices=[*sync_names(), "all"], default="all")
+    history.add_argument("--limit", type=int, default=20, help="newest N runs (default 20)")
+    history.add_argument("--format", choices=["table", "json"], default="table")
+
+    audit = commands.add_parser("audit", help="search the row-level audit of writes (glyms_b24.sync_audit)")
+    audit.add_argument("--since", help="from 2026-11-01, or the last 24h / 7d")
+    audit.add_argument("--status", choices=["sent", "success", "failed", "skipped"])
+    audit.add_argument("--key", help="a Glyms key (service xmlId, customer code)")
+    audit.add_argument("--entity", help="e.g. service, service_price, company")
+    audit.add_argument("--run", metavar="RUN_ID", help="rows of one run")
+    audit.add_argument("--limit", type=int, default=200, help="newest N rows (default 200)")
+    audit.add_argument("--format", choices=["table", "json", "csv"], default="table")
+
+    prune = commands.add_parser("prune", help="delete audit rows and runs older than history.audit_days / runs_days")
+    prune.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+
+    commands.add_parser("init-instance", help="create or migrate Dagster's storage once (before the services start)")
 
     for subcommand in {id(p): p for p in commands.choices.values()}.values():
         _common_options(subcommand, suppress=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from glyms_b24_pipeline.bitrix24.limits import ClientLimits
 from glyms_b24_pipeline.errors import ConfigError
@@ -23,6 +23,8 @@ SECRET_ENV_VARS = (
     "B24_CLIENT_SECRET",
     "B24_OAUTH_URL",
     "B24_WEBHOOK_URL",
+    "DAGSTER_PG_URL",
+    "GLYMS_B24_SMTP_PASSWORD",
 )
 
 
@@ -144,6 +146,54 @@ class ScheduleSettings(_Strict):
         return value
 
 
+# --- orchestration: run history retention, alerts, freshness (glyms_b24_pipeline/orchestration) ---
+
+
+class HistorySettings(_Strict):
+    """How long run history and audit rows are kept (pruned daily by the maintenance_prune job)."""
+
+    audit_days: int = Field(400, ge=1, le=36_500)
+    runs_days: int = Field(400, ge=1, le=36_500)
+
+
+class EmailAlertSettings(_Strict):
+    """SMTP delivery of alerts; the password only from GLYMS_B24_SMTP_PASSWORD."""
+
+    smtp_host: str = ""
+    smtp_port: int = Field(587, ge=1, le=65_535)
+    sender: str = Field("", alias="from")
+    to: list[str] = []
+    starttls: bool = True
+    username: str = ""
+    timeout_seconds: float = Field(20.0, gt=0, le=600)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class AlertSettings(_Strict):
+    """Where an alert goes when a sync starts failing and when it recovers."""
+
+    channels: list[Literal["log", "email", "bitrix24"]] = ["log"]
+    email: EmailAlertSettings = EmailAlertSettings()
+    # Bitrix24 user who receives the system notification (im.notify.system.add)
+    bitrix24_user_id: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _email_complete(self) -> "AlertSettings":
+        if "email" in self.channels:
+            missing = [name for name, value in (("smtp_host", self.email.smtp_host), ("from", self.email.sender),
+                                                ("to", self.email.to)) if not value]
+            if missing:
+                raise ValueError(f"channel email needs alerts.email.{', alerts.email.'.join(missing)}")
+        return self
+
+
+class FreshnessSettings(_Strict):
+    """A sync whose push has not succeeded within this age fails its freshness check."""
+
+    max_age_hours: float = Field(26.0, gt=0, le=24 * 60)
+
+
 class Settings(_Strict):
     """Everything about the sync that is not a secret."""
 
@@ -152,6 +202,9 @@ class Settings(_Strict):
     bitrix24: Bitrix24Settings = Bitrix24Settings()
     writer: WriterSettings = WriterSettings()
     schedules: ScheduleSettings = ScheduleSettings()
+    history: HistorySettings = HistorySettings()
+    alerts: AlertSettings = AlertSettings()
+    freshness: FreshnessSettings = FreshnessSettings()
 
 
 def _describe(error: Any) -> str:

@@ -12,6 +12,7 @@ from glyms_b24_pipeline.companies.changelog import ChangeLog
 from glyms_b24_pipeline.companies.sensor import companies_pending_log_sensor
 from glyms_b24_pipeline.config import CONFIG_ENV_VAR, load_settings
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
+from glyms_b24_pipeline.orchestration import orchestration_definitions
 from glyms_b24_pipeline.settings_resource import SyncSettings
 from glyms_b24_pipeline.sync.registry import FULL_SYNC_JOB, SyncSpec, all_syncs
 from glyms_b24_pipeline.sync.writer import PortalWriter
@@ -71,7 +72,7 @@ def build_definitions() -> dg.Definitions:
     syncs = all_syncs()
     jobs = sync_jobs(syncs)
     schedules = load_settings().schedules
-    return dg.Definitions(
+    base = dg.Definitions(
         assets=[asset for spec in syncs for asset in (*spec.assets, *(spec.reconcile.assets if spec.reconcile else ()))],
         jobs=list(jobs.values()),
         schedules=[
@@ -103,6 +104,9 @@ def build_definitions() -> dg.Definitions:
         # materialising an asset from the UI or `dagster asset materialize` also runs in one process
         executor=dg.in_process_executor,
     )
+    # alerts on every sync job and on full_sync; freshness on each sync's push (full_sync runs them
+    # daily, the weekly reconciliation is not watched); retention: they follow the registry
+    return dg.Definitions.merge(base, orchestration_definitions(syncs, extra_job_names=[FULL_SYNC_JOB]))
 
 
 defs = build_definitions()

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import dagster as dg
 
 from glyms_b24_pipeline.config import CONFIG_ENV_VAR, load_settings, require_env
-from glyms_b24_pipeline.errors import OperatorError
 from glyms_b24_pipeline.failures import EXIT_CODE_KEY
 from glyms_b24_pipeline.sync.registry import FULL_SYNC_JOB, SyncOptions, SyncSpec, all_syncs, sync_names
 
@@ -69,10 +68,6 @@ class SyncRunSummary:
         return out
 
 
-def _metadata_values(metadata: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: getattr(value, "value", value) for key, value in metadata.items()}
-
-
 def job_name_for(syncs: Sequence[SyncSpec]) -> str:
     return syncs[0].job_name if len(syncs) == 1 else FULL_SYNC_JOB
 
@@ -85,63 +80,46 @@ def run_sync(
     reconcile: bool = False,
     console_log_level: str = "CRITICAL",
 ) -> SyncRunSummary:
-    """Execute the job of the named syncs (all when None) in this process, recorded on ``instance``.
+    """Run the job of the named syncs (all when None) on ``instance``: through the daemon's queue when
+    a daemon serves it, else in this process; the summary is read from the run's events.
 
     With ``reconcile``, each sync's full comparison runs instead (the same job when it already compares all)."""
-    from glyms_b24_pipeline.definitions import build_definitions
+    from glyms_b24_pipeline.instance import execute_or_submit, run_failed_reason
+    from glyms_b24_pipeline.orchestration.liveness import reap_dead_runs
 
     syncs = [spec.reconcile_spec if reconcile else spec for spec in all_syncs(names)]
     options = options or SyncOptions()
-    job = build_definitions().resolve_job_def(job_name_for(syncs))
-    result = job.execute_in_process(
-        instance=instance,
-        run_config=dg.RunConfig(
+    # a writer killed earlier may still hold the queue's writer slot: fail it before queuing behind it
+    reap_dead_runs(instance, os.environ.get("GLYMS_PG_DSN", ""), found_by="glyms-b24 sync")
+    outcome = execute_or_submit(
+        instance,
+        job_name_for(syncs),
+        dg.RunConfig(
             ops={spec.push_op: spec.push_config(options) for spec in syncs},
             # the terminal gets the summary (with the failure in one line); the event log is in the UI
             loggers={"console": {"config": {"log_level": console_log_level}}},
         ),
-        raise_on_error=False,
+        on_queued=lambda run_id: print(f"Run {run_id}: en cola del daemon (queued; the daemon runs it)", flush=True),
     )
-    summary = SyncRunSummary(run_id=result.run_id, success=result.success, syncs=syncs)
-    for event in result.get_asset_materialization_events():
-        materialization = event.step_materialization_data.materialization
-        waited: Any = materialization.metadata.get("lock_waited_seconds")
-        summary.lock_waited_seconds += float(getattr(waited, "value", waited) or 0)
-        for spec in syncs:
-            if materialization.asset_key == spec.plan_key:
-                summary.plans[spec.name] = _metadata_values(materialization.metadata)
-            elif materialization.asset_key == spec.push_key:
-                summary.pushes[spec.name] = _metadata_values(materialization.metadata)
+    summary = SyncRunSummary(run_id=outcome.run_id, success=outcome.success, syncs=syncs)
+    for metadata in outcome.materializations.values():
+        summary.lock_waited_seconds += float(metadata.get("lock_waited_seconds") or 0)
+    for spec in syncs:
+        if spec.plan_key in outcome.materializations:
+            summary.plans[spec.name] = outcome.metadata(spec.plan_key)
+        if spec.push_key in outcome.materializations:
+            summary.pushes[spec.name] = outcome.metadata(spec.push_key)
     summary.failed_checks = sorted(
         f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}"
-        for evaluation in result.get_asset_check_evaluations() if not evaluation.passed)
+        for evaluation in outcome.check_evaluations if not evaluation.passed)
     if summary.failed_rows or summary.failed_checks or summary.not_synced:
         summary.exit_code = 1
-    if not result.success:
-        step_failures = [e.event_specific_data for e in result.all_events if e.is_step_failure]
+    if not outcome.success:
         # two steps failing for one cause (the database is down) give one line
-        summary.failures = list(dict.fromkeys(failure_line(f) for f in step_failures)) or [
-            "the run failed before any step ran"]
-        codes = [failure_exit_code(f) for f in step_failures]
+        summary.failures = list(run_failed_reason(outcome)) or ["the run failed before any step ran"]
+        codes = [int(f.metadata[EXIT_CODE_KEY]) for f in outcome.step_failures if EXIT_CODE_KEY in f.metadata]
         summary.exit_code = max(codes, default=1)
     return summary
-
-
-def failure_line(step_failure: Any) -> str:
-    """One line for a failed step: our own description, else the innermost error's first line."""
-    user_failure = getattr(step_failure, "user_failure_data", None)
-    if user_failure is not None and user_failure.description:
-        return user_failure.description
-    error = step_failure.error
-    while error is not None and error.cause is not None:
-        error = error.cause
-    return error.message.strip().splitlines()[0] if error is not None else "step failed"
-
-
-def failure_exit_code(step_failure: Any) -> int:
-    user_failure = getattr(step_failure, "user_failure_data", None)
-    entry = (user_failure.metadata or {}).get(EXIT_CODE_KEY) if user_failure is not None else None
-    return int(getattr(entry, "value", entry)) if entry is not None else 1
 
 
 def _prepare(args: argparse.Namespace) -> dg.DagsterInstance:
@@ -149,12 +127,13 @@ def _prepare(args: argparse.Namespace) -> dg.DagsterInstance:
     if args.config:
         os.environ[CONFIG_ENV_VAR] = os.path.abspath(args.config)
     require_env("GLYMS_PG_DSN", "DSN of the Glyms PostgreSQL database")
-    if not os.environ.get("DAGSTER_HOME"):
-        raise OperatorError("DAGSTER_HOME is not set: point it at the folder holding dagster.yaml so the run is kept in the history")
+    from glyms_b24_pipeline.instance import dagster_home, open_instance, storage_url
     from glyms_b24_pipeline.operator.environment import check_bitrix24_environment
 
+    home = dagster_home()  # refuses a DAGSTER_HOME without dagster.yaml
+    storage_url(home)  # and a storage URL without the psycopg2 driver
     check_bitrix24_environment(load_settings(args.config).bitrix24)  # one line, as price-types, not a Dagster traceback
-    return dg.DagsterInstance.get()
+    return open_instance(home)
 
 
 def _run_and_report(args: argparse.Namespace, instance: dg.DagsterInstance, options: SyncOptions,

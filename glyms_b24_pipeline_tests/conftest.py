@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import time
 import uuid
+from pathlib import Path
 
+import psycopg2
 import pytest
 
 from glyms_b24_pipeline.glyms.install import install_sql
@@ -18,6 +23,19 @@ from glyms_b24_pipeline.sandbox.postgres import (
 )
 
 TEST_PG_ENV = "GLYMS_B24_TEST_PG_DSN"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _drop(admin_dsn: str, name: str) -> None:
+    """Drop a test database; retried because a test elsewhere on the shared server may end our session."""
+    for attempt in range(3):
+        try:
+            drop_database(admin_dsn, name)
+            return
+        except psycopg2.OperationalError:
+            if attempt == 2:
+                raise
+            time.sleep(1 + attempt)
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +64,7 @@ def glyms_template(pg_admin_dsn):
     apply_glyms_schema(dsn)
     install_sql(dsn)
     yield name
-    drop_database(pg_admin_dsn, name)
+    _drop(pg_admin_dsn, name)
 
 
 @pytest.fixture
@@ -54,7 +72,7 @@ def empty_database_dsn(pg_admin_dsn):
     """A fresh, empty database (no Glyms objects)."""
     dsn = create_database(pg_admin_dsn)
     yield dsn
-    drop_database(pg_admin_dsn, database_name(dsn))
+    _drop(pg_admin_dsn, database_name(dsn))
 
 
 @pytest.fixture
@@ -62,20 +80,54 @@ def glyms_dsn(pg_admin_dsn, glyms_template):
     """A fresh Glyms database (sandbox schema + install-sql, no rows) for one test."""
     dsn = create_database(pg_admin_dsn, template=glyms_template)
     yield dsn
-    drop_database(pg_admin_dsn, database_name(dsn))
+    _drop(pg_admin_dsn, database_name(dsn))
+
+
+# --- Dagster instances -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dagster_storage_template(pg_admin_dsn):
+    """A template database already holding Dagster's tables (a new instance's first use costs seconds)."""
+    from glyms_b24_pipeline.instance import open_instance, write_instance_yaml
+
+    name = f"dagster_tmpl_{uuid.uuid4().hex[:8]}"
+    dsn = create_database(pg_admin_dsn, name)
+    home = Path(tempfile.mkdtemp(prefix="dagster-tmpl-"))
+    write_instance_yaml(home, sqlalchemy_url(dsn))
+    open_instance(home).dispose()
+    yield name
+    _drop(pg_admin_dsn, name)
 
 
 @pytest.fixture
-def dagster_home(tmp_path, empty_database_dsn):
-    """A DAGSTER_HOME whose run storage is PostgreSQL (several processes use it at once), initialised once."""
-    import dagster as dg
+def dagster_pg_url(pg_admin_dsn, dagster_storage_template):
+    """The SQLAlchemy URL of a fresh database holding Dagster's (empty) storage."""
 
+    dsn = create_database(pg_admin_dsn, template=dagster_storage_template)
+    yield sqlalchemy_url(dsn)
+    _drop(pg_admin_dsn, database_name(dsn))
+
+
+@pytest.fixture
+def pg_dagster_home(tmp_path, dagster_pg_url, monkeypatch):
+    """DAGSTER_HOME holding the repository's dagster.yaml, DAGSTER_PG_URL pointing at a fresh database."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(
-        f"storage:\n  postgres:\n    postgres_url: \"{sqlalchemy_url(empty_database_dsn)}\"\ntelemetry:\n  enabled: false\n")
-    with dg.DagsterInstance.from_config(str(home)):
-        pass
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_PG_URL", dagster_pg_url)
+    return home
+
+
+@pytest.fixture
+def dagster_home(tmp_path, dagster_pg_url):
+    """A DAGSTER_HOME for `glyms-b24` subprocesses started at once: the project's instance settings,
+    PostgreSQL storage already initialised (no environment variable needed)."""
+    from glyms_b24_pipeline.instance import write_instance_yaml
+
+    home = tmp_path / "dagster_home"
+    write_instance_yaml(home, dagster_pg_url)
     return home
 
 
@@ -95,3 +147,14 @@ def portal(emulator):
 
     prepare_lab_portal(emulator, Settings())
     return emulator
+
+
+@pytest.fixture
+def sqlite_dagster_home(tmp_path, monkeypatch):
+    """DAGSTER_HOME with the project's instance blocks and SQLite storage (for tests that ask for it)."""
+    from glyms_b24_pipeline.instance import write_instance_yaml
+
+    home = tmp_path / "dagster_home"
+    write_instance_yaml(home, None)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home

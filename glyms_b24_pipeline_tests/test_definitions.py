@@ -29,14 +29,19 @@ CHECKS = {
     "glyms/customers:email_validity",
     "bitrix24/company_directory:unique_origin_ids",
     "bitrix24/companies_reconcile_push:push_failures",
+    "bitrix24/services_push:freshness_check",
+    "bitrix24/companies_push:freshness_check",
 }
-JOBS = {"services_sync", "companies_sync", "companies_reconcile", "full_sync"}
+JOBS = {"services_sync", "companies_sync", "companies_reconcile", "full_sync", "maintenance_prune"}
+#: jobs that never write to Bitrix24: outside the writer slot
+NON_WRITER_JOBS = {"maintenance_prune"}
 SCHEDULES = {
     "full_sync_daily": ("full_sync", "0 5 * * *", "America/Argentina/Buenos_Aires"),
     "companies_reconcile_weekly": ("companies_reconcile", "0 6 * * 0", "America/Argentina/Buenos_Aires"),
+    "maintenance_prune_daily": ("maintenance_prune", "30 3 * * *", "America/Argentina/Buenos_Aires"),
 }
-SENSORS = {"companies_pending_log_sensor"}
-RESOURCES = {"glyms_db", "bitrix24", "portal_writer", "change_log", "sync_settings"}
+SENSORS = {"companies_pending_log_sensor", "sync_failure_alert", "sync_recovery_alert", "sync_freshness_checks"}
+RESOURCES = {"glyms_db", "bitrix24", "portal_writer", "change_log", "sync_settings", "alert_channels"}
 
 
 def test_the_code_location_holds_exactly_these_definitions():
@@ -55,7 +60,7 @@ def test_the_code_location_holds_exactly_these_definitions():
 def test_every_job_writes_as_the_one_writer_in_one_process():
     repository = build_definitions().get_repository_def()
     for job in repository.get_all_jobs():
-        if job.name.startswith("__"):
+        if job.name.startswith("__") or job.name in NON_WRITER_JOBS:
             continue
         assert all(job.tags.get(key) == value for key, value in BITRIX24_WRITER_TAG.items()), job.name
         assert job.executor_def.name == "in_process", job.name

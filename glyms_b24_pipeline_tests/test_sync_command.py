@@ -12,11 +12,10 @@ from glyms_b24_pipeline.definitions import BITRIX24_WRITER_TAG
 from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
 
 
-def test_sync_command_runs_the_job_on_the_configured_instance(glyms_dsn, emulator, tmp_path, monkeypatch, capsys):
+def test_sync_command_runs_the_job_on_the_configured_instance(glyms_dsn, emulator, pg_dagster_home, monkeypatch, capsys):
     seed_glyms(glyms_dsn, services=40, customers=0, seed=5)
     monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
     monkeypatch.setenv("B24_WEBHOOK_URL", emulator.add_webhook(user_id=1))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     monkeypatch.delenv("GLYMS_B24_CONFIG", raising=False)
 
     # the seed holds a service without a price: the check warns, so neither run says OK, and both exit 1
@@ -43,7 +42,24 @@ def test_sync_command_without_dagster_home_says_so(glyms_dsn, monkeypatch, capsy
     monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     assert main(["sync"]) == 2
-    assert capsys.readouterr().err.startswith("error: DAGSTER_HOME is not set")
+    assert capsys.readouterr().err.startswith("error: DAGSTER_HOME no está definida (DAGSTER_HOME is not set)")
+
+
+def test_a_dagster_home_without_dagster_yaml_is_refused_not_silently_sqlite(glyms_dsn, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert main(["sync", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: DAGSTER_HOME={tmp_path} no tiene dagster.yaml") and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # no history folder, no SQLite file
+
+
+def test_a_storage_url_without_the_psycopg2_driver_is_refused(glyms_dsn, pg_dagster_home, dagster_pg_url, monkeypatch, capsys):
+    monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
+    monkeypatch.setenv("DAGSTER_PG_URL", dagster_pg_url.replace("postgresql+psycopg2://", "postgresql://"))
+    assert main(["sync", "--dry-run"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: DAGSTER_PG_URL must start with postgresql+psycopg2:// (got "
+                                               "postgresql://): other drivers are not installed")
 
 
 @pytest.mark.slow
@@ -65,10 +81,9 @@ def test_sandbox_command_runs_the_sync_end_to_end_and_survives_a_restart(tmp_pat
     assert "plan: 0 to create" in second.stdout and f"{created} unchanged" in second.stdout
 
 
-def test_a_failed_run_ends_with_one_line_per_cause_and_no_secret(emulator, tmp_path, monkeypatch, capsys):
+def test_a_failed_run_ends_with_one_line_per_cause_and_no_secret(emulator, sqlite_dagster_home, monkeypatch, capsys):
     monkeypatch.setenv("GLYMS_PG_DSN", "postgresql://glyms:s3cr3t@127.0.0.1:1/glyms")
     monkeypatch.setenv("B24_WEBHOOK_URL", emulator.add_webhook(user_id=1))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     assert main(["sync"]) == 2
     captured = capsys.readouterr()
     errors = [line for line in captured.out.splitlines() if line.strip().startswith("error:")]
@@ -77,11 +92,10 @@ def test_a_failed_run_ends_with_one_line_per_cause_and_no_secret(emulator, tmp_p
     assert "Traceback" not in captured.out + captured.err and "s3cr3t" not in captured.out + captured.err
 
 
-def test_the_guard_message_reaches_the_operator(glyms_dsn, emulator, tmp_path, monkeypatch, capsys):
+def test_the_guard_message_reaches_the_operator(glyms_dsn, emulator, sqlite_dagster_home, monkeypatch, capsys):
     emulator.seed_service(iblockId=24, name="Hemograma", xmlId="1")
     monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
     monkeypatch.setenv("B24_WEBHOOK_URL", emulator.add_webhook(user_id=1))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     assert main(["sync"]) == 1
     out = capsys.readouterr().out
     assert "error: Push stopped, nothing written: Glyms returned no active services" in out
@@ -90,17 +104,12 @@ def test_the_guard_message_reaches_the_operator(glyms_dsn, emulator, tmp_path, m
     assert emulator.services(iblock_id=24)[0]["active"] == "N"
 
 
-def test_client_retries_show_in_the_run_event_log(glyms_dsn, emulator, tmp_path, monkeypatch, capsys):
-    import shutil
-    from pathlib import Path
-
+def test_client_retries_show_in_the_run_event_log(glyms_dsn, emulator, pg_dagster_home, monkeypatch, capsys):
     from bitrix24_emulator import Fault
 
-    shutil.copy(Path(__file__).resolve().parent.parent / "dagster.yaml", tmp_path / "dagster.yaml")
     seed_glyms(glyms_dsn, services=10, customers=0, seed=8)
     monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
     monkeypatch.setenv("B24_WEBHOOK_URL", emulator.add_webhook(user_id=1))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     emulator.add_fault(Fault(kind="http_502", method="catalog.product.service.list", nth=1))
     assert main(["sync", "--dry-run"]) == 0
     with dg.DagsterInstance.get() as instance:

@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-import dagster as dg
 import psycopg2
 import requests
 
 from glyms_b24_pipeline.config import load_settings
 from glyms_b24_pipeline.errors import OperatorError
 from glyms_b24_pipeline.glyms.install import install_sql
+from glyms_b24_pipeline.instance import open_instance, prepare_sandbox_instance
 from glyms_b24_pipeline.operator import progress, terminal
 from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
 from glyms_b24_pipeline.sandbox.portal import prepare_lab_portal
@@ -32,23 +32,6 @@ SANDBOX_DB = "glyms_sandbox"
 SANDBOX_CLIENT_ID = "local.glyms-b24.sandbox"
 SANDBOX_CLIENT_SECRET = "sandbox-secret-not-for-production"
 SANDBOX_PG_ENV = "GLYMS_B24_SANDBOX_PG_DSN"
-
-_INSTANCE_YAML = """\
-# Sandbox Dagster instance: run history kept in this folder (SQLite).
-telemetry:
-  enabled: false
-python_logs:
-  python_log_level: INFO
-  managed_python_loggers:
-    - glyms_b24_pipeline
-concurrency:
-  runs:
-    tag_concurrency_limits:
-      - key: glyms_b24/bitrix24
-        value: writer
-        limit: 1
-"""
-
 
 def _database_exists(admin_dsn: str, name: str) -> bool:
     with psycopg2.connect(admin_dsn) as conn, conn.cursor() as cur:
@@ -165,9 +148,7 @@ def sandbox_command(args: argparse.Namespace) -> int:
         emulator.register_app(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, redirect_uri="http://localhost/")
         prepare_lab_portal(emulator, load_settings())
         authorise(emulator.portal_url, emulator.oauth_url, dsn)
-        dagster_home = root / "dagster_home"
-        dagster_home.mkdir(exist_ok=True)
-        (dagster_home / "dagster.yaml").write_text(_INSTANCE_YAML, encoding="utf-8")
+        dagster_home = prepare_sandbox_instance(admin_dsn, root / "dagster_home")  # run history in PostgreSQL too
         os.environ.update(
             GLYMS_PG_DSN=dsn,
             B24_PORTAL_URL=emulator.portal_url,
@@ -178,7 +159,7 @@ def sandbox_command(args: argparse.Namespace) -> int:
         )
         os.environ.pop("B24_WEBHOOK_URL", None)
         print(f"Bitrix24 emulator: {emulator.portal_url} (OAuth at {emulator.oauth_url})")
-        with dg.DagsterInstance.get() as instance, progress.reporting(terminal.terminal_reporter()):
+        with open_instance(dagster_home) as instance, progress.reporting(terminal.terminal_reporter()):
             summary = run_sync(instance)
         print("\n".join(summary.lines()))
         if args.ui:

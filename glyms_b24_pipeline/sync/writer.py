@@ -15,6 +15,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from glyms_b24_pipeline.config import WriterSettings
+from glyms_b24_pipeline.orchestration.liveness import RunLiveness, reap_dead_runs
 from glyms_b24_pipeline.sync.basis import PlanBasis
 from glyms_b24_pipeline.sync.lock import PortalLock
 
@@ -27,10 +28,20 @@ class PortalWriter(dg.ConfigurableResource):
     _lock: Optional[PortalLock] = PrivateAttr(default=None)
     _reads: dict[str, tuple[str, str]] = PrivateAttr(default_factory=dict)
     _applied: set[str] = PrivateAttr(default_factory=set)
+    _liveness: Optional[RunLiveness] = PrivateAttr(default=None)
 
     def __repr_args__(self):  # the DSN may carry a password
         for name, value in super().__repr_args__():
             yield name, ("***" if name == "dsn" and value else value)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # from the run's start its process is seen alive, so the next writer can tell a dead run
+        self._mark_alive(context.instance, context.run_id)
+
+    def _mark_alive(self, instance: Optional[dg.DagsterInstance], run_id: Optional[str]) -> None:
+        if run_id and (self._liveness is None or not self._liveness.held):
+            self._liveness = RunLiveness(self.dsn, run_id)
+            self._liveness.take(instance)
 
     def hold(self, context: Any, portal_url: str, settings: WriterSettings) -> PortalLock:
         """The run's lock on ``portal_url``, taken on first use (waits ``settings.lock_wait_seconds``)."""
@@ -43,6 +54,11 @@ class PortalWriter(dg.ConfigurableResource):
             if self._lock.fenced_seconds:
                 context.log.warning(f"waited {self._lock.fenced_seconds:.0f} s for the last request of a sync that "
                                     "was killed mid-push to finish on the portal")
+            instance = getattr(context, "instance", None)
+            self._mark_alive(instance, getattr(context, "run_id", None))
+            for run_id in reap_dead_runs(instance, self.dsn, found_by=f"run {_run_id(context)}",
+                                         exclude_run_id=_run_id(context)):
+                context.log.warning(f"run {run_id} had no live process (killed?): reported failed")
         return self._lock
 
     @property
@@ -81,6 +97,9 @@ class PortalWriter(dg.ConfigurableResource):
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+        if self._liveness is not None:
+            self._liveness.release()
+            self._liveness = None
 
 
 def _run_id(context: Any) -> str:

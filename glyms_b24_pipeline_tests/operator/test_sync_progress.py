@@ -15,8 +15,17 @@ from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
 from glyms_b24_pipeline_tests.operator.conftest import CLI, clean_env
 
 
+def sqlite_home(tmp_path):
+    """A DAGSTER_HOME with the project's instance settings and SQLite storage."""
+    from glyms_b24_pipeline.instance import write_instance_yaml
+
+    home = tmp_path / "dagster_home"
+    write_instance_yaml(home, None)
+    return home
+
+
 def test_sync_without_the_client_secret_says_so_in_the_same_line_as_price_types(emulator, glyms_dsn, glyms_cli, tmp_path):
-    env = {"GLYMS_PG_DSN": glyms_dsn, "DAGSTER_HOME": str(tmp_path), "B24_PORTAL_URL": emulator.portal_url,
+    env = {"GLYMS_PG_DSN": glyms_dsn, "DAGSTER_HOME": str(sqlite_home(tmp_path)), "B24_PORTAL_URL": emulator.portal_url,
            "B24_CLIENT_ID": "local.test.app"}
     sync = glyms_cli("sync", "--type", "services", env=env)
     price_types = glyms_cli("price-types", env=env)
@@ -28,7 +37,7 @@ def test_sync_without_the_client_secret_says_so_in_the_same_line_as_price_types(
 
 def test_sync_prints_plain_progress_lines_when_stdout_is_not_a_terminal(emulator, glyms_dsn, glyms_cli, tmp_path):
     seed_glyms(glyms_dsn, services=30, customers=0, seed=6)
-    env = {"GLYMS_PG_DSN": glyms_dsn, "DAGSTER_HOME": str(tmp_path), "B24_WEBHOOK_URL": emulator.add_webhook(user_id=1)}
+    env = {"GLYMS_PG_DSN": glyms_dsn, "DAGSTER_HOME": str(sqlite_home(tmp_path)), "B24_WEBHOOK_URL": emulator.add_webhook(user_id=1)}
     done = glyms_cli("sync", "--type", "services", env=env)
     assert done.returncode in (0, 1), done.stderr[-2000:]
     lines = done.stdout.splitlines()
@@ -44,7 +53,7 @@ def test_sync_draws_a_live_bar_with_the_wait_on_a_terminal(emulator, glyms_dsn, 
     seed_glyms(glyms_dsn, services=30, customers=0, seed=6)
     config = tmp_path / "slow.yaml"
     config.write_text("bitrix24:\n  rate_limit: {burst: 2, drain_per_second: 0.5}\n", encoding="utf-8")
-    env = clean_env(GLYMS_PG_DSN=glyms_dsn, DAGSTER_HOME=str(tmp_path), B24_WEBHOOK_URL=emulator.add_webhook(user_id=1),
+    env = clean_env(GLYMS_PG_DSN=glyms_dsn, DAGSTER_HOME=str(sqlite_home(tmp_path)), B24_WEBHOOK_URL=emulator.add_webhook(user_id=1),
                     COLUMNS="160")
     controller, terminal = pty.openpty()
     process = subprocess.Popen([*CLI, "--config", str(config), "sync", "--type", "services"], env=env,

@@ -46,3 +46,6 @@ CREATE TABLE IF NOT EXISTS glyms_b24.portal_writer (
     last_write_at TIMESTAMP WITH TIME ZONE NULL,
     released_at TIMESTAMP WITH TIME ZONE NULL
 );
+
+-- The audit command's newest-first listing and the daily retention prune (oldest first, in batches).
+CREATE INDEX IF NOT EXISTS ix_sync_audit_recorded ON glyms_b24.sync_audit (recorded_at);
