@@ -111,7 +111,8 @@ def test_the_push_materialised_alone_replans_and_writes_no_duplicate(glyms_dsn, 
 
 def test_reexecution_from_a_failed_push_resends_nothing_that_succeeded(glyms_dsn, emulator, in_process_env):
     seed_glyms(glyms_dsn, services=320, customers=0, seed=9)  # more than one slice of 250 writes
-    emulator.add_fault(Fault(kind="slow", method="catalog.product.service.add", nth=1, delay_seconds=3))
+    # the first write batch takes 6 s: time enough, even on a loaded machine, to cut the lock meanwhile
+    emulator.add_fault(Fault(kind="slow", method="catalog.product.service.add", nth=1, delay_seconds=6))
 
     def cut_the_lock_mid_push():  # the database session holding the lock dies while slice 1 is out
         deadline = time.monotonic() + 60
@@ -130,7 +131,6 @@ def test_reexecution_from_a_failed_push_resends_nothing_that_succeeded(glyms_dsn
     failed = dg.execute_job(job, instance=in_process_env, raise_on_error=False)
     cutter.join(timeout=60)
     assert not cutter.is_alive()
-    print("FAILED RUN:", [e.event_specific_data.user_failure_data.description for e in failed.all_events if e.is_step_failure])
     assert not failed.success
     failure = [e for e in failed.all_events if e.is_step_failure][0].event_specific_data.user_failure_data
     assert "writer lock" in failure.description and "stopped before the next write" in failure.description, failure.description
