@@ -7,6 +7,8 @@ import threading
 import time
 from collections import Counter
 
+import pytest
+
 from bitrix24_emulator import Fault
 from glyms_b24_pipeline.companies.changelog import ChangeLog
 from glyms_b24_pipeline.config import CompaniesSettings
@@ -69,6 +71,7 @@ def _start_sync(env):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_two_companies_syncs_started_together_process_each_row_once(glyms_dsn, portal, cli_env):
     ids = _seed_log(glyms_dsn, customers=40, updates=2)
     portal.add_fault(Fault(kind="slow", method="crm.company.add", nth=1, delay_seconds=4))
@@ -87,6 +90,7 @@ def test_two_companies_syncs_started_together_process_each_row_once(glyms_dsn, p
     assert sum("waited" in out for out, _ in outputs) == 1
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_push_leaves_no_row_claimed_and_the_next_run_finishes(glyms_dsn, portal, cli_env, tmp_path):
     ids = _seed_log(glyms_dsn, customers=300, updates=0)  # two write slices of 250
     config = tmp_path / "glyms_b24.yaml"

@@ -3,6 +3,7 @@
 import json
 
 import dagster as dg
+import pytest
 from dagster._core.storage.dagster_run import DagsterRun
 
 from glyms_b24_pipeline.companies.changelog import ChangeLog
@@ -81,6 +82,7 @@ def test_a_companies_run_in_flight_makes_the_sensor_wait(glyms_dsn, tmp_path):
         assert isinstance(tick(glyms_dsn, instance, config)[0], dg.RunRequest)
 
 
+@pytest.mark.slow
 def test_the_sensor_query_reads_only_the_pending_index_among_a_million_processed_rows(glyms_dsn):
     sql(glyms_dsn, "INSERT INTO f_cliente.sync_log_bitrix24 (id_cliente, operation_type, sync_status) "
                    "SELECT g % 5000, 'UPDATE', 'PROCESSED' FROM generate_series(1, 1000000) g")

@@ -49,6 +49,7 @@ def test_sync_prints_plain_progress_lines_when_stdout_is_not_a_terminal(emulator
     assert captured and all("cambios escritos" not in p.read_text() for p in captured)
 
 
+@pytest.mark.slow
 def test_sync_draws_a_live_bar_with_the_wait_on_a_terminal(emulator, glyms_dsn, tmp_path):
     seed_glyms(glyms_dsn, services=30, customers=0, seed=6)
     config = tmp_path / "slow.yaml"

@@ -26,7 +26,8 @@ def _wait_for_started_run(instance: dg.DagsterInstance, timeout: float = 90) -> 
     raise AssertionError("the sync never started")
 
 
-@pytest.mark.parametrize("next_writer", ["cli", pytest.param("run", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("next_writer", ["cli", "run"])
 def test_a_killed_sync_is_reported_failed_by_the_next_one_and_frees_the_writer_slot(
         next_writer, glyms_dsn, emulator, pg_dagster_home, monkeypatch, capsys):
     """The next writer: `glyms-b24 sync` before it launches, or any run when it takes the portal lock."""

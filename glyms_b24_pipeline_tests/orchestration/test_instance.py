@@ -53,6 +53,7 @@ def _first_use_at_once(home: Path, processes: int) -> list[tuple[int, str, str]]
     return [(p.wait(timeout=180), p.stdout.read().strip(), p.stderr.read()[-400:]) for p in running]  # type: ignore[union-attr]
 
 
+@pytest.mark.slow
 def test_several_processes_using_a_new_postgresql_instance_at_once_leave_it_sound(empty_database_dsn, tmp_path):
     home = tmp_path / "home"
     write_instance_yaml(home, sqlalchemy_url(empty_database_dsn))

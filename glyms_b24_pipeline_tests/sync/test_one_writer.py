@@ -38,6 +38,7 @@ def _start_sync(env, *args):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_two_cli_syncs_started_together_write_each_service_once(glyms_dsn, emulator, cli_env):
     seed_glyms(glyms_dsn, services=120, customers=0, seed=3)
     # the first writer's first batch takes 6 s: the second is certainly at the lock meanwhile
@@ -53,11 +54,13 @@ def test_two_cli_syncs_started_together_write_each_service_once(glyms_dsn, emula
     assert all("Traceback" not in out + err for out, err in outputs)
 
 
+@pytest.mark.slow
 def test_a_busy_portal_refuses_the_second_sync_with_exit_code_3(glyms_dsn, emulator, cli_env, tmp_path):
     seed_glyms(glyms_dsn, services=60, customers=0, seed=4)
     config = tmp_path / "glyms_b24.yaml"
     config.write_text("writer:\n  lock_wait_seconds: 0\n")
-    emulator.add_fault(Fault(kind="slow", method="catalog.product.service.add", nth=1, delay_seconds=8))
+    # the first sync's first write batch takes 20 s: the second is certainly refused meanwhile, even on a loaded machine
+    emulator.add_fault(Fault(kind="slow", method="catalog.product.service.add", nth=1, delay_seconds=20))
     first = _start_sync(cli_env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(e.method == "batch" for e in emulator.request_log):
