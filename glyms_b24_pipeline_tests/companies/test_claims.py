@@ -94,9 +94,9 @@ def test_two_companies_syncs_started_together_process_each_row_once(glyms_dsn, p
 def test_a_run_killed_mid_push_leaves_no_row_claimed_and_the_next_run_finishes(glyms_dsn, portal, cli_env, tmp_path):
     ids = _seed_log(glyms_dsn, customers=300, updates=0)  # two write slices of 250
     config = tmp_path / "glyms_b24.yaml"
-    config.write_text("writer:\n  in_flight_grace_seconds: 6\n")
-    # the second write batch is still being carried out by the portal 3 s after the run died
-    portal.add_fault(Fault(kind="slow", method="crm.company.add", nth=2, delay_seconds=3))
+    config.write_text("writer:\n  in_flight_grace_seconds: 10\n")
+    # the second write batch is still being carried out by the portal 6 s after the run died
+    portal.add_fault(Fault(kind="slow", method="crm.company.add", nth=2, delay_seconds=6))
     victim = subprocess.Popen([sys.executable, "-m", "glyms_b24_pipeline.cli", "--config", str(config), "sync",
                                "--type", "companies"], env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 90
