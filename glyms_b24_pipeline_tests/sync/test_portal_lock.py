@@ -67,7 +67,8 @@ def test_a_lock_whose_session_ends_stops_the_writer_before_its_next_write(glyms_
     lock = PortalLock(glyms_dsn, PORTAL, "run cut").acquire()
     lock.ensure_held()
     with psycopg2.connect(glyms_dsn) as conn, conn.cursor() as cur:
-        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s "
+                    "AND datname = current_database()",
                     ("glyms-b24 writer run cut",))
     deadline = time.monotonic() + 5
     with pytest.raises(PortalLockLost, match="stopped before the next write"):
