@@ -171,3 +171,16 @@ def test_cli_exit_2_on_configuration_and_3_while_another_writer_holds_the_portal
     assert busy.returncode == 3, busy.stdout + busy.stderr
     assert "another sync is writing" in busy.stderr and "run-of-a-sync" in busy.stderr
     assert audit_rows(glyms_dsn) == []
+
+
+def test_a_lost_answer_is_settled_by_reading_the_services_back(glyms_dsn, emulator):
+    groups = legacy_duplicates(glyms_dsn, emulator)
+    lost = Fault(kind="lost_response", method="catalog.product.service.update", nth=1)
+    emulator.add_fault(lost)
+    with Bitrix24Client(WebhookAuth(emulator.add_webhook())) as client:
+        done = repair_services(client, glyms_dsn, Settings())
+    assert lost.fired == 1
+    assert done.exit_code == 0 and done.failed == []  # applied by the portal, proven by the read-back
+    assert {r[4] for r in audit_rows(glyms_dsn, done.run_id)} == {"success"}
+    aside = [s for s in emulator.services() if s["xmlId"].startswith("dup-")]
+    assert len(aside) == sum(len(ids) - 1 for ids in groups.values()) and {s["active"] for s in aside} == {"N"}
