@@ -80,3 +80,13 @@ def test_phone_rules_keep_what_was_typed():
     assert normalise_phone("0341-LAB-TEST", "AR")[0] == "0341-LAB-TEST"  # never digits nobody typed
     assert normalise_phone("-", "AR") == (None, "telefono '-' has no digits; left out")
     assert normalise_phone("0341 15 456-7890", "AR") == ("+5493414567890", None)
+
+
+def test_10000_character_names_where_glyms_holds_them_in_text_columns():
+    long_name = "Análisis " * 1111 + "X"  # 10,000 characters
+    service, reason, _ = desired_service({"id_prestacion": 7, "descripcion": long_name, "id_tipo_ot": 1,
+                                          "precio": Decimal("10")}, SERVICES)
+    assert service is None and reason == "descripcion is 10000 characters long; Bitrix24 keeps at most 255"
+    company, _, warnings = desired_company({"id_cliente": 7, "razon_social": long_name}, COMPANIES)
+    assert company is not None and company.fields["TITLE"] == long_name[:255].rstrip()
+    assert "razon_social is 10000 characters long; cut to 255" in warnings
