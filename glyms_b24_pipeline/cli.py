@@ -7,6 +7,7 @@ import importlib
 import sys
 from typing import Callable, Optional, Sequence
 
+from glyms_b24_pipeline.config import SERVICES_KEEP_POLICIES
 from glyms_b24_pipeline.errors import OperatorError
 from glyms_b24_pipeline.operator.legacy import translate as translate_legacy
 from glyms_b24_pipeline.operator.logs import configure_logging
@@ -24,6 +25,7 @@ _HANDLERS = {
     "sync": "glyms_b24_pipeline.sync_command:sync_command",
     "reconcile": "glyms_b24_pipeline.sync_command:reconcile_command",
     "requeue": "glyms_b24_pipeline.companies.commands:requeue_command",
+    "repair": "glyms_b24_pipeline.repair.commands:repair_command",
     "sandbox": "glyms_b24_pipeline.sandbox.demo:sandbox_command",
     "history": "glyms_b24_pipeline.history_command:history_command",
     "audit": "glyms_b24_pipeline.history_command:audit_command",
@@ -113,12 +115,24 @@ def build_parser() -> argparse.ArgumentParser:
     requeue.add_argument("--all-errors", action="store_true",
                          help="also rows that failed for good (invalid data) once you fixed them, not only parked ones")
 
+    repair = commands.add_parser(
+        "repair", help="repair what the legacy script left: duplicate services, companies sharing an ORIGIN_ID")
+    repair.add_argument("target", choices=["services", "companies"], metavar="WHAT",
+                        help="services: keep one service per xmlId, deactivate and set aside the others; "
+                             "companies: report companies sharing an ORIGIN_ID (never merged)")
+    repair.add_argument("--dry-run", action="store_true", help="services: show what would change; write nothing")
+    repair.add_argument("--keep", choices=SERVICES_KEEP_POLICIES,
+                        help="services: which duplicate keeps the xmlId (default: repair.services_keep)")
+    _format_option(repair)
+
     sandbox = commands.add_parser("sandbox", help="run every sync end to end on the built-in sandbox")
     sandbox.add_argument("--services", type=int, default=300, help="seeded Glyms services (default 300)")
     sandbox.add_argument("--customers", type=int, default=100, help="seeded Glyms customers (default 100)")
     sandbox.add_argument("--dir", default=".sandbox", help="folder for the sandbox's database and state")
     sandbox.add_argument("--ui", action="store_true", help="afterwards, keep the sandbox up and open the Dagster UI")
     sandbox.add_argument("--ui-port", type=int, default=3000, help="port of the Dagster UI (default 3000)")
+    sandbox.add_argument("--hostile", action="store_true",
+                         help="also seed the hostile corpus (blank names, emoji, odd phones and e-mails, ...)")
 
     history = commands.add_parser("history", help="list recent runs with their counts (run history)")
     history.add_argument("--since", help="from 2026-11-01, or the last 24h / 7d")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import zoneinfo
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -120,6 +120,19 @@ class CompaniesSettings(_Strict):
     sensor: CompanySensorSettings = CompanySensorSettings()
 
 
+ServicesKeep = Literal["priced_lowest_id", "lowest_id", "newest"]
+SERVICES_KEEP_POLICIES: tuple[str, ...] = get_args(ServicesKeep)
+
+
+class RepairSettings(_Strict):
+    """``glyms-b24 repair``: what to do with what the legacy script left behind."""
+
+    # Of the catalog services sharing an xmlId, the one that keeps it: the one with a price of the
+    # configured type and the lowest id (the first the legacy script created, already priced), the
+    # lowest id, or the newest (highest id). The others are deactivated and moved aside.
+    services_keep: ServicesKeep = "priced_lowest_id"
+
+
 class ScheduleSettings(_Strict):
     """When the daemon runs the syncs on its own (cron syntax, in ``timezone``)."""
 
@@ -205,6 +218,7 @@ class Settings(_Strict):
     history: HistorySettings = HistorySettings()
     alerts: AlertSettings = AlertSettings()
     freshness: FreshnessSettings = FreshnessSettings()
+    repair: RepairSettings = RepairSettings()
 
 
 def _describe(error: Any) -> str:
@@ -224,7 +238,7 @@ def parse_settings(data: Any, source: str) -> Settings:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections (services, companies, bitrix24, writer, schedules), got {type(data).__name__}")
+        raise ConfigError(f"{source}: expected a mapping of sections (services, companies, bitrix24, writer, schedules, repair), got {type(data).__name__}")
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

@@ -56,6 +56,7 @@ def test_the_example_file_is_valid_and_sets_every_section():
 def test_the_spanish_manual_covers_every_command_and_every_one_line_error_it_lists():
     manual = (ROOT / "docs" / "es" / "manual_operador.md").read_text(encoding="utf-8")
     for command in ("install-sql", "auth --listen", "auth --code", "--import-tokens", "price-types", "directory-items",
-                    "check-mappings", "sync --type services", "--dry-run", "--allow-mass-deactivation", "emulator"):
+                    "check-mappings", "sync --type services", "--dry-run", "--allow-mass-deactivation", "emulator",
+                    "repair services", "repair companies", "repair.services_keep"):
         assert command in manual, command
     assert "https://oauth.bitrix.info" in manual and "B24_OAUTH_URL" in manual

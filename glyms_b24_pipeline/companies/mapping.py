@@ -17,13 +17,17 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from glyms_b24_pipeline.config import CompaniesSettings
+from glyms_b24_pipeline.sync.text import clean_text, is_blank, optional_int
+
+__all__ = ["DesiredCompany", "clean_text", "desired_company", "normalise_email", "normalise_phone"]
 
 DELETION_NOTE_PREFIX = "[SISTEMA] Empresa eliminada o inactiva en Glyms el"
 # Bitrix24 keeps a company TITLE in a 255-character column.
 MAX_TITLE_LENGTH = 255
-# Control characters other than tab and newline never belong in CRM text (and break some clients).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_ADDRESS_SPLIT = re.compile(r"\s*[;,]\s*")
+# Several addresses in one mail cell: separated by ";", "," or "/" (none of them can be in a domain).
+_ADDRESS_SPLIT = re.compile(r"\s*[;,/]\s*")
+# "Compras <compras@lab.com.ar>", as a mail program copies an address
+_ANGLE_ADDRESS = re.compile(r"<([^<>]*@[^<>]*)>")
 
 
 @dataclass(frozen=True)
@@ -36,25 +40,22 @@ class DesiredCompany:
     phone: Optional[str]
 
 
-def clean_text(value: Any) -> str:
-    """Trimmed text without control characters; ``None`` is ``""``."""
-    if value is None:
-        return ""
-    return _CONTROL.sub("", str(value)).strip()
-
-
-def _optional_int(value: Any) -> Optional[int]:
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
-
 def _mapped(mapping: Mapping[int, str], key: Any) -> Optional[str]:
-    number = _optional_int(key)
+    number = optional_int(key)
     return mapping.get(number) if number is not None else None
+
+
+def _mail_candidates(text: str) -> list[str]:
+    """The addresses a mail cell may hold, in order: split on ``;`` ``,`` ``/``, and on spaces only when
+    every word is an address ("juan perez@gmail.com" stays one invalid address, never "perez@...")."""
+    candidates: list[str] = []
+    for part in _ADDRESS_SPLIT.split(text):
+        angle = _ANGLE_ADDRESS.search(part)
+        if angle:
+            part = angle.group(1).strip()
+        words = part.split()
+        candidates += words if len(words) > 1 and all("@" in word for word in words) else [part] if part else []
+    return candidates
 
 
 def normalise_email(raw: Any) -> tuple[Optional[str], Optional[str]]:
@@ -62,13 +63,14 @@ def normalise_email(raw: Any) -> tuple[Optional[str], Optional[str]]:
     text = clean_text(raw)
     if not text:
         return None, None
-    candidates = [part for part in _ADDRESS_SPLIT.split(text) if part]
+    candidates = _mail_candidates(text)
     for candidate in candidates:
         try:
             valid = validate_email(candidate, check_deliverability=False)
         except EmailNotValidError:
             continue
-        address = valid.ascii_email or valid.normalized  # IDN domains travel in their ASCII form
+        # IDN domains travel in their ASCII form, also behind a non-ASCII local part (which has none)
+        address = valid.ascii_email or f"{valid.local_part}@{valid.ascii_domain}"
         if len(candidates) > 1:
             return address, f"mail {text!r} holds several addresses; sent the first valid one, {address}"
         return address, None
@@ -76,16 +78,24 @@ def normalise_email(raw: Any) -> tuple[Optional[str], Optional[str]]:
 
 
 def normalise_phone(raw: Any, region: str) -> tuple[Optional[str], Optional[str]]:
-    """(phone to send, warning): E.164 when it parses as a valid number, else as typed with a warning."""
+    """(phone to send, warning): E.164 (plus `` ext. N``) when it parses as a valid number, else as typed
+    with a warning; nothing, with a warning, when it holds no digit at all."""
     text = clean_text(raw)
     if not text:
         return None, None
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        number = None
+    if not any(ch.isdigit() for ch in text):  # "sin teléfono", "-": nothing to call
+        return None, f"telefono {text!r} has no digits; left out"
+    number = None
+    # a vanity spelling ("0341-LAB-TEST") would be turned into digits nobody typed: keep it as typed
+    if not phonenumbers.is_alpha_number(text):
+        try:
+            number = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            number = None
     if number is not None and phonenumbers.is_valid_number(number):
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        # E.164 has no extension: without this "int. 123" would be lost
+        return (f"{e164} ext. {number.extension}" if number.extension else e164), None
     return text[:100], f"telefono {text!r} is not a valid {region} number; sent as typed"
 
 
@@ -111,7 +121,7 @@ def desired_company(row: Mapping[str, Any], settings: CompaniesSettings) -> tupl
     title = clean_text(row.get("razon_social"))
     if not origin_id:
         return None, "id_cliente is empty", ()
-    if not title:
+    if is_blank(title):  # also zero-width characters only: a company nobody can see in a list
         return None, "razon_social (TITLE) is blank", ()
     warnings: list[str] = []
     if len(title) > MAX_TITLE_LENGTH:

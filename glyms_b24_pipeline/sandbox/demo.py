@@ -24,7 +24,7 @@ from glyms_b24_pipeline.errors import OperatorError
 from glyms_b24_pipeline.glyms.install import install_sql
 from glyms_b24_pipeline.instance import open_instance, prepare_sandbox_instance
 from glyms_b24_pipeline.operator import progress, terminal
-from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
+from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms, seed_hostile
 from glyms_b24_pipeline.sandbox.portal import prepare_lab_portal
 from glyms_b24_pipeline.sandbox.postgres import EmbeddedPostgres, apply_glyms_schema, create_database
 
@@ -39,7 +39,7 @@ def _database_exists(admin_dsn: str, name: str) -> bool:
         return cur.fetchone() is not None
 
 
-def prepare_glyms(admin_dsn: str, services: int, customers: int) -> str:
+def prepare_glyms(admin_dsn: str, services: int, customers: int, hostile: bool = False) -> str:
     """The sandbox Glyms database, created and seeded on first use; returns its DSN."""
     if _database_exists(admin_dsn, SANDBOX_DB):
         params = psycopg2.extensions.parse_dsn(admin_dsn)
@@ -56,6 +56,10 @@ def prepare_glyms(admin_dsn: str, services: int, customers: int) -> str:
         summary = seed_glyms(dsn, services=services, customers=customers)
         print(f"Glyms sandbox: {summary.services} services ({summary.active_services} active), "
               f"{summary.price_rows} price versions, {summary.customers} customers")
+        if hostile:  # what real LIMS data holds: each row ends stored, cleaned or reported, never a failed run
+            corpus = seed_hostile(dsn)
+            print(f"hostile corpus: {len(corpus.services)} services, {len(corpus.customers)} customers "
+                  "(glyms_b24_pipeline/sandbox/hostile.py says what each one becomes)")
     return dsn
 
 
@@ -143,7 +147,7 @@ def sandbox_command(args: argparse.Namespace) -> int:
         admin_dsn = server.admin_dsn
     emulator = Bitrix24Emulator(EmulatorSettings(), state_file=str(root / "bitrix24_portal.json"))
     try:
-        dsn = prepare_glyms(admin_dsn, args.services, args.customers)
+        dsn = prepare_glyms(admin_dsn, args.services, args.customers, hostile=getattr(args, "hostile", False))
         emulator.start(host="127.0.0.1", port=0)
         emulator.register_app(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, redirect_uri="http://localhost/")
         prepare_lab_portal(emulator, load_settings())

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 from glyms_b24_pipeline.config import ServicesSettings
 from glyms_b24_pipeline.sync.basis import PlanBasis
+from glyms_b24_pipeline.sync.text import clean_text, is_blank, optional_int
 
 # Bitrix24 keeps an iblock element's NAME in a 255-character column.
 MAX_NAME_LENGTH = 255
@@ -166,24 +167,17 @@ def normalise_price(value: Any, decimals: int) -> Optional[Decimal]:
     return number.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
 
 
-def _optional_int(value: Any) -> Optional[int]:
-    if _missing(value):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def desired_service(row: Mapping[str, Any], settings: ServicesSettings) -> tuple[Optional[DesiredService], str, tuple[str, ...]]:
     """Map a Glyms row to the catalog shape; returns (service or None, reason invalid, warnings)."""
     xml_id = normalise_text(row.get("id_prestacion"))
-    tipo_ot = _optional_int(row.get("id_tipo_ot"))
-    name = normalise_text(row.get("descripcion"))
+    tipo_ot = optional_int(row.get("id_tipo_ot"))
+    # Glyms text is cleaned of control characters (as the companies sync does); the catalog side is
+    # only trimmed, so a control character a former writer left in Bitrix24 is cleaned by an update
+    name = clean_text(row.get("descripcion"))
     warnings: list[str] = []
     if not xml_id:
         return None, "id_prestacion is empty", ()
-    if not name:
+    if is_blank(name):
         return None, "descripcion (name) is blank", ()
     if len(name) > MAX_NAME_LENGTH:
         return None, f"descripcion is {len(name)} characters long; Bitrix24 keeps at most {MAX_NAME_LENGTH}", ()
@@ -202,8 +196,8 @@ def desired_service(row: Mapping[str, Any], settings: ServicesSettings) -> tuple
         DesiredService(
             xml_id=xml_id,
             name=name,
-            detail_text=normalise_text(row.get("comentario")),
-            code=normalise_text(row.get("codigo")),
+            detail_text=clean_text(row.get("comentario")),
+            code=clean_text(row.get("codigo")),
             section_id=section_id,
             price=price,
             id_tipo_ot=tipo_ot,
@@ -222,8 +216,8 @@ def catalog_service(item: Mapping[str, Any], price_row: Optional[Mapping[str, An
         detail_text=normalise_text(item.get("detailText")),
         code=normalise_text(item.get("code")),
         active=normalise_text(item.get("active")).upper() != "N",
-        section_id=_optional_int(item.get("iblockSectionId")),
-        price_id=_optional_int(price_row.get("id")) if price_row else None,
+        section_id=optional_int(item.get("iblockSectionId")),
+        price_id=optional_int(price_row.get("id")) if price_row else None,
         price=normalise_price(price_row.get("price"), decimals) if price_row else None,
         currency=normalise_text(price_row.get("currency")) if price_row else None,
     )
@@ -257,7 +251,7 @@ def service_sync_plan(
     decimals = settings.currency_decimals
     prices_by_product: dict[int, Mapping[str, Any]] = {}
     for row in price_rows:
-        if _optional_int(row.get("catalogGroupId")) == settings.price_type_id:
+        if optional_int(row.get("catalogGroupId")) == settings.price_type_id:
             prices_by_product.setdefault(int(row["productId"]), row)
 
     catalog_by_xml: dict[str, list[CatalogService]] = {}

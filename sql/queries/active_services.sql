@@ -1,5 +1,6 @@
 -- Active Glyms services with the price in force for the contract configured for their
--- work-order type: valor_unico of the newest fecha_version for (contract, service code).
+-- work-order type: valor_unico of the newest fecha_version for (contract, service code),
+-- the last entered (id_contrato_presta) when two versions share that date.
 -- %(tipo_ot_ids)s and %(contract_ids)s are parallel arrays (services.contracts_by_tipo_ot).
 WITH contract_by_tipo_ot AS (
     SELECT m.id_tipo_ot, m.id_contrato
@@ -26,7 +27,9 @@ LEFT JOIN LATERAL (
     FROM public.contrato_presta cp
     WHERE cp.id_contrato = c.id_contrato
       AND cp.codigo_presta = a.codigo
-    ORDER BY cp.fecha_version DESC
+    -- two versions with the same date: the one entered last wins, the same one on every run
+    -- (without the tie-break the price could flip between runs and be rewritten each time)
+    ORDER BY cp.fecha_version DESC, cp.id_contrato_presta DESC
     LIMIT 1
 ) price ON TRUE
 ORDER BY a.id_prestacion;
