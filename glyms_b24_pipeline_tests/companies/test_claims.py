@@ -100,9 +100,10 @@ def test_a_run_killed_mid_push_leaves_no_row_claimed_and_the_next_run_finishes(g
     victim = subprocess.Popen([sys.executable, "-m", "glyms_b24_pipeline.cli", "--config", str(config), "sync",
                                "--type", "companies"], env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and not [e for e in portal.request_log if e.method == "batch" and e.batch_commands]:
-        time.sleep(0.05)  # the first write batch is answered; the second leaves right after
+    while time.monotonic() < deadline and len(portal.companies()) < 50:
+        time.sleep(0.05)  # the first write batch is applied; the second leaves right after
     time.sleep(0.5)
+    assert len(portal.companies()) == 50  # the second batch is in flight, held 6 s by the portal
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=30)
     claimed = sql(glyms_dsn, "SELECT count(*) FROM f_cliente.sync_log_bitrix24 WHERE sync_status = 'CLAIMED'")[0][0]
