@@ -109,8 +109,11 @@ def test_a_run_killed_mid_push_leaves_no_row_claimed_and_the_next_run_finishes(g
     claimed = sql(glyms_dsn, "SELECT count(*) FROM f_cliente.sync_log_bitrix24 WHERE sync_status = 'CLAIMED'")[0][0]
     assert claimed > 0  # the dead run left its claims behind
 
+    killed = time.monotonic()
     portal.clear_faults()
     result = consume(make_resources(glyms_dsn, portal, config))
+    # look only once the dead run's last batch can no longer land (6 s after it left)
+    time.sleep(max(0.0, 7.0 - (time.monotonic() - killed)))
     assert result.success
     rows = log_rows(glyms_dsn)
     assert {row[2] for row in rows.values()} == {"PROCESSED"}
