@@ -61,7 +61,8 @@ class SyncRunSummary:
         for spec in self.syncs:
             push = self.pushes.get(spec.name, {})
             if push.get("not_synced"):
-                out.append(f"  {spec.name} not synced: {push['not_synced']} rows, e.g. {push.get('first_not_synced')} "
+                rows = "1 row" if push["not_synced"] == 1 else f"{push['not_synced']} rows"
+                out.append(f"  {spec.name} not synced: {rows}, e.g. {push.get('first_not_synced')} "
                            "(all of them: glyms-b24 audit --status skipped, or glyms_b24.sync_audit)")
         out += [f"  check failed: {name}" for name in self.failed_checks]
         out += [f"  error: {line}" for line in self.failures]
