@@ -21,7 +21,7 @@ from glyms_b24_pipeline.companies.mapping import (
     with_deletion_note,
 )
 from glyms_b24_pipeline.config import CompaniesSettings
-from glyms_b24_pipeline.sync.basis import PlanBasis
+from glyms_b24_pipeline.sync.basis import PlanBasis, PlanOfChanges
 
 WORK = "WORK"
 PROCESSED, ERROR, TARGET_MISSING = "PROCESSED", "ERROR", "TARGET_MISSING"
@@ -99,18 +99,11 @@ class PlannedCompanyChange:
 
 
 @dataclass(frozen=True)
-class CompanySyncPlan:
+class CompanySyncPlan(PlanOfChanges[PlannedCompanyChange]):
     changes: tuple[PlannedCompanyChange, ...]
     managed_companies: int = 0
     basis: Optional[PlanBasis] = None
     reconcile: bool = False
-
-    def by_action(self, action: CompanyAction) -> list[PlannedCompanyChange]:
-        return [c for c in self.changes if c.action == action]
-
-    @property
-    def writes(self) -> list[PlannedCompanyChange]:
-        return [c for c in self.changes if c.writes]
 
     @property
     def deletion_share(self) -> float:

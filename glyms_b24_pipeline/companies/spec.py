@@ -16,7 +16,7 @@ from glyms_b24_pipeline.companies.assets import (
     consumer_assets,
     reconcile_assets,
 )
-from glyms_b24_pipeline.sync.registry import SyncOptions, SyncSpec
+from glyms_b24_pipeline.sync.registry import SyncOptions, SyncSpec, push_summary_lines
 
 
 def _summary(label: str):
@@ -30,13 +30,7 @@ def _summary(label: str):
                 f"{plan.get('duplicate', 0)} duplicate ORIGIN_IDs, {plan.get('target_missing', 0)} missing in Bitrix24, "
                 f"{plan.get('link_candidate', 0)} link candidates"
             )
-        if push.get("dry_run"):
-            out.append(f"  {label} dry run: nothing written ({push.get('planned_writes', 0)} writes planned)")
-        elif push:
-            out.append(
-                f"  {label} push: {push.get('succeeded', 0)} companies written, {push.get('failed', 0)} failed, "
-                f"{int(push.get('b24_requests', 0))} API requests, {push.get('duration_seconds', 0)} s"
-            )
+        out += push_summary_lines(label, "companies", push)
         return out
 
     return lines

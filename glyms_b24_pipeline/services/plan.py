@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any, Iterable, Mapping, Optional
 
 from glyms_b24_pipeline.config import ServicesSettings
-from glyms_b24_pipeline.sync.basis import PlanBasis
+from glyms_b24_pipeline.sync.basis import PlanBasis, PlanOfChanges
 from glyms_b24_pipeline.sync.text import clean_text, is_blank, optional_int
 
 # Bitrix24 keeps an iblock element's NAME in a 255-character column.
@@ -87,19 +87,12 @@ class PlannedChange:
 
 
 @dataclass(frozen=True)
-class ServiceSyncPlan:
+class ServiceSyncPlan(PlanOfChanges[PlannedChange]):
     changes: tuple[PlannedChange, ...]
     glyms_count: int
     active_catalog_size: int
     #: the run and portal lock it was computed under; only that run, under that lock, applies it
     basis: Optional[PlanBasis] = None
-
-    def by_action(self, action: Action) -> list[PlannedChange]:
-        return [c for c in self.changes if c.action == action]
-
-    @property
-    def writes(self) -> list[PlannedChange]:
-        return [c for c in self.changes if c.writes]
 
     @property
     def price_changes(self) -> list[PlannedChange]:

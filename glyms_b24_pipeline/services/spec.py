@@ -7,7 +7,7 @@ from typing import Any, Mapping
 import dagster as dg
 
 from glyms_b24_pipeline.services.assets import SERVICES_PLAN, SERVICES_PUSH, ServicesPushConfig, services_assets
-from glyms_b24_pipeline.sync.registry import SyncOptions, SyncSpec
+from glyms_b24_pipeline.sync.registry import SyncOptions, SyncSpec, push_summary_lines
 
 
 def _push_config(options: SyncOptions) -> dg.Config:
@@ -23,13 +23,7 @@ def summary_lines(plan: Mapping[str, Any], push: Mapping[str, Any]) -> list[str]
             f"{plan.get('reactivate', 0)} to reactivate, {plan.get('unchanged', 0)} unchanged, "
             f"{plan.get('invalid', 0)} invalid, {plan.get('duplicate', 0)} duplicate xmlIds"
         )
-    if push.get("dry_run"):
-        out.append(f"  services dry run: nothing written ({push.get('planned_writes', 0)} writes planned)")
-    elif push:
-        out.append(
-            f"  services push: {push.get('succeeded', 0)} services written, {push.get('failed', 0)} failed, "
-            f"{int(push.get('b24_requests', 0))} API requests, {push.get('duration_seconds', 0)} s"
-        )
+    out += push_summary_lines("services", "services", push)
     return out
 
 

@@ -22,6 +22,12 @@ class AuditRecord:
     detail: Optional[dict[str, Any]] = None
 
 
+def _columns(records: Sequence[AuditRecord], *more: str) -> dict[str, list[Any]]:
+    """One array per column, as the insert statements unnest them."""
+    names = ("entity", "glyms_key", "bitrix_id", "operation", *more, "error")
+    return {name: [getattr(r, name) for r in records] for name in names}
+
+
 class AuditTrail:
     """The audit rows of one run: inserted before the writes, settled after them."""
 
@@ -37,12 +43,7 @@ class AuditTrail:
             "insert_sync_audit",
             {
                 "run_id": self.run_id,
-                "entity": [r.entity for r in records],
-                "glyms_key": [r.glyms_key for r in records],
-                "bitrix_id": [r.bitrix_id for r in records],
-                "operation": [r.operation for r in records],
-                "outcome": [r.outcome for r in records],
-                "error": [r.error for r in records],
+                **_columns(records, "outcome"),
                 "detail": [json.dumps(r.detail, ensure_ascii=False, default=str) if r.detail is not None else None
                            for r in records],
             },
@@ -56,14 +57,8 @@ class AuditTrail:
         if not records and also is None:
             return 0
         with self.db.transaction() as tx:
-            recorded = tx.rows("insert_sync_audit_skipped", {
-                "run_id": self.run_id,
-                "entity": [r.entity for r in records],
-                "glyms_key": [r.glyms_key for r in records],
-                "bitrix_id": [r.bitrix_id for r in records],
-                "operation": [r.operation for r in records],
-                "error": [r.error for r in records],
-            }) if records else []
+            recorded = tx.rows("insert_sync_audit_skipped", {"run_id": self.run_id, **_columns(records)}) \
+                if records else []
             if also is not None:
                 also(tx)
         return len(recorded)

@@ -56,6 +56,16 @@ class SyncSpec:
         return "__".join(self.push_key.path)
 
 
+def push_summary_lines(label: str, written: str, push: Mapping[str, Any]) -> list[str]:
+    """The push's line of a run summary, the same for every sync (``written``: "services", "companies")."""
+    if push.get("dry_run"):
+        return [f"  {label} dry run: nothing written ({push.get('planned_writes', 0)} writes planned)"]
+    if push:
+        return [f"  {label} push: {push.get('succeeded', 0)} {written} written, {push.get('failed', 0)} failed, "
+                f"{int(push.get('b24_requests', 0))} API requests, {push.get('duration_seconds', 0)} s"]
+    return []
+
+
 def sync_names() -> list[str]:
     return list(SYNC_PACKAGES)
 
