@@ -22,11 +22,11 @@ import time
 from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
 from glyms_b24_pipeline.bitrix24.auth import WebhookAuth
 from glyms_b24_pipeline.bitrix24.client import BatchCommand, Bitrix24Client
+from glyms_b24_pipeline.bitrix24.limits import ClientLimits, RateLimit
 
 
 def _table(rows: list[tuple[str, str]]) -> str:
-    width = max(len(name) for name, _ in rows)
-    return "\n".join(f"{name:<{width}}  {value:>12}" for name, value in rows)
+    return "\n".join(["| metric | value |", "|---|---:|"] + [f"| {name} | {value} |" for name, value in rows])
 
 
 def run(batches: int, commands: int, threads: int, burst: int, drain: float) -> dict:
@@ -34,7 +34,7 @@ def run(batches: int, commands: int, threads: int, burst: int, drain: float) -> 
     with Bitrix24Emulator(settings).start() as emu:
         hook = emu.add_webhook(user_id=1)
         clients = [
-            Bitrix24Client(WebhookAuth(hook), rate_limit_burst=burst, rate_limit_drain_per_second=drain)
+            Bitrix24Client(WebhookAuth(hook), ClientLimits(rate_limit=RateLimit(burst=burst, drain_per_second=drain)))
             for _ in range(threads)
         ]
         share = [batches // threads + (1 if i < batches % threads else 0) for i in range(threads)]
@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"sending {args.batches} batches of {args.commands} commands, {args.threads} thread(s), "
           f"portal limits {args.burst} burst / {args.drain:g} per s ...", flush=True)
     r = run(args.batches, args.commands, args.threads, args.burst, args.drain)
+    print(f"\nClient pacing: {args.batches} batches of {args.commands} commands, {args.threads} thread(s), "
+          f"portal at {args.burst} burst / {args.drain:g} per s")
     print(_table([
         ("requests", f"{r['requests']}"),
         ("wall time (s)", f"{r['wall']:.1f}"),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import random
 import tempfile
 import time
@@ -33,17 +32,10 @@ from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.companies.assets import consumer_assets, reconcile_assets
 from glyms_b24_pipeline.companies.changelog import ChangeLog, RowDecision, settle_rows
 from glyms_b24_pipeline.config import CompaniesSettings, Settings
-from glyms_b24_pipeline.glyms.install import install_sql
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
 from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
 from glyms_b24_pipeline.sandbox.portal import prepare_lab_portal
-from glyms_b24_pipeline.sandbox.postgres import (
-    EmbeddedPostgres,
-    apply_glyms_schema,
-    create_database,
-    database_name,
-    drop_database,
-)
+from glyms_b24_pipeline.sandbox.postgres import postgres_for_tests, scratch_glyms_database
 from glyms_b24_pipeline.settings_resource import SyncSettings
 from glyms_b24_pipeline.sync.writer import PortalWriter
 
@@ -84,10 +76,7 @@ def portal_requests(emulator: Bitrix24Emulator) -> tuple[int, int]:
 
 def measure_db_side(admin_dsn: str, n_rows: int) -> float:
     """Claim, coalesce and settle ``n_rows`` log rows (5 per customer), database side only."""
-    dsn = create_database(admin_dsn)
-    try:
-        apply_glyms_schema(dsn)
-        install_sql(dsn)
+    with scratch_glyms_database(admin_dsn) as dsn:
         customers = n_rows // 5
         sql(dsn, "INSERT INTO public.cliente (codigo, razon_social) SELECT 'C' || g, 'Empresa ' || g "
                  "FROM generate_series(1, %s) g", (customers,))
@@ -103,8 +92,6 @@ def measure_db_side(admin_dsn: str, n_rows: int) -> float:
         seconds = time.monotonic() - started
         assert claim.rows == n_rows == settled, (claim.rows, settled)
         return seconds
-    finally:
-        drop_database(admin_dsn, database_name(dsn))
 
 
 def main() -> int:
@@ -114,23 +101,15 @@ def main() -> int:
     parser.add_argument("--db-rows", type=int, default=100_000, help="log rows for the database-side measure")
     args = parser.parse_args()
 
-    server = None
-    admin_dsn = os.environ.get("GLYMS_B24_TEST_PG_DSN")
-    if not admin_dsn:
-        server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="bench-pg-")))
-        admin_dsn = server.admin_dsn
     config = Path(tempfile.mkdtemp(prefix="bench-cfg-")) / "glyms_b24.yaml"
     config.write_text(SETTINGS_YAML)
     rows: list[tuple] = []
-    try:
+    with postgres_for_tests() as admin_dsn:
         # --- the change-log consumer: N rows over N/2 customers (an INSERT and an UPDATE each)
         n_customers = args.rows // 2
-        dsn = create_database(admin_dsn)
-        emulator = Bitrix24Emulator(EmulatorSettings()).start()  # real limits: burst 50, drain 2/s
-        try:
+        # real limits: burst 50, drain 2/s
+        with scratch_glyms_database(admin_dsn) as dsn, Bitrix24Emulator(EmulatorSettings()).start() as emulator:
             prepare_lab_portal(emulator, Settings())
-            apply_glyms_schema(dsn)
-            install_sql(dsn)
             seed_glyms(dsn, services=0, customers=n_customers, seed=2024, dirty_share=0.0)
             sql(dsn, "UPDATE public.cliente SET observaciones = coalesce(observaciones, '') || ' (revisado)'")
             pending = sql(dsn, "SELECT count(*) FROM f_cliente.sync_log_bitrix24 WHERE sync_status = 'PENDING'")[0][0]
@@ -142,9 +121,6 @@ def main() -> int:
             floor = math.ceil(n_customers / 2500) + math.ceil(n_customers / 50) + 1
             rows.append((f"consumer: {pending:,} rows / {n_customers:,} customers", requests, rejected, seconds,
                          f"<= 120 (floor ~{floor})" if args.rows == 10_000 else f"~{floor}", 2 * pending))
-        finally:
-            emulator.stop()
-            drop_database(admin_dsn, database_name(dsn))
 
         # --- the database side alone
         db_seconds = measure_db_side(admin_dsn, args.db_rows)
@@ -152,12 +128,8 @@ def main() -> int:
                      "< 10 s", "-"))
 
         # --- reconciliation: up to date, then after 1 % drift edited by hand
-        dsn = create_database(admin_dsn)
-        emulator = Bitrix24Emulator(EmulatorSettings()).start()
-        try:
+        with scratch_glyms_database(admin_dsn) as dsn, Bitrix24Emulator(EmulatorSettings()).start() as emulator:
             prepare_lab_portal(emulator, Settings())
-            apply_glyms_schema(dsn)
-            install_sql(dsn)
             seed_glyms(dsn, services=0, customers=args.customers, seed=7, dirty_share=0.0)
             res = resources(dsn, emulator, config)
             run(reconcile_assets, res)  # the initial load
@@ -181,12 +153,6 @@ def main() -> int:
             requests, rejected = portal_requests(emulator)
             rows.append((f"reconcile after 1 % drift ({len(drifted)} edited by hand)", requests, rejected, seconds,
                          "<= 16" if args.customers == 10_000 else "-", "-"))
-        finally:
-            emulator.stop()
-            drop_database(admin_dsn, database_name(dsn))
-    finally:
-        if server is not None:
-            server.stop()
 
     print("\nCompanies sync, emulator at 50 burst / 2 per s")
     print("| run | requests | 503s | wall time | target | legacy requests |")

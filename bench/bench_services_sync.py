@@ -13,30 +13,20 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import random
 import sys
-import tempfile
 import time
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 
 import dagster as dg
 
 from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.config import ServicesSettings
-from glyms_b24_pipeline.glyms.install import install_sql
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
 from glyms_b24_pipeline.sandbox.glyms_seed import add_price_version, add_service_version, seed_glyms
-from glyms_b24_pipeline.sandbox.postgres import (
-    EmbeddedPostgres,
-    apply_glyms_schema,
-    create_database,
-    database_name,
-    drop_database,
-)
+from glyms_b24_pipeline.sandbox.postgres import postgres_for_tests, scratch_glyms_database
 from glyms_b24_pipeline.services.assets import contract_parameters, services_assets
 from glyms_b24_pipeline.settings_resource import SyncSettings
 from glyms_b24_pipeline.sync.writer import PortalWriter
@@ -70,16 +60,8 @@ def main() -> int:
     args = parser.parse_args()
     n = args.services
 
-    server = None
-    admin_dsn = os.environ.get("GLYMS_B24_TEST_PG_DSN")
-    if not admin_dsn:
-        server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="bench-pg-")))
-        admin_dsn = server.admin_dsn
-    dsn = create_database(admin_dsn)
-    emulator = Bitrix24Emulator(EmulatorSettings()).start()  # real limits: burst 50, drain 2/s
-    try:
-        apply_glyms_schema(dsn)
-        install_sql(dsn)
+    with postgres_for_tests() as admin_dsn, scratch_glyms_database(admin_dsn) as dsn, \
+            Bitrix24Emulator(EmulatorSettings()).start() as emulator:  # real limits: burst 50, drain 2/s
         seed_glyms(dsn, services=n, customers=0, seed=2024)
         resources = {
             "glyms_db": GlymsDatabase(dsn=dsn),
@@ -89,6 +71,7 @@ def main() -> int:
         }
         active = GlymsDatabase(dsn=dsn).rows("active_services", contract_parameters(ServicesSettings()))
         rows = []
+        failed: list[str] = []
 
         def measure(label: str, target: int | None, legacy: int):
             emulator.reset_observability()
@@ -101,6 +84,7 @@ def main() -> int:
             writes = plan.metadata["writes"].value
             rows.append((label, writes, requests, target, rejected, seconds, legacy, legacy_seconds(legacy, len(active))))
             if not result.success:
+                failed.append(label)
                 print(f"{label}: run failed", file=sys.stderr)
 
         n_active = len(active)
@@ -116,25 +100,18 @@ def main() -> int:
                 add_price_version(dsn, row["codigo"], row["id_contrato"], Decimal("999.99"), datetime(2031, 1, 1))
         measure("1% changed", None, legacy_requests(n_active, n_active, len(changed) // 2))
 
-        header = ("run", "writes", "requests", "target", "503s", "wall s", "legacy requests", "legacy wall s")
-        widths = [14, 8, 9, 8, 6, 8, 16, 14]
-        print(f"\nServices sync, N = {n} seeded services ({n_active} active), emulator at 50 burst / 2 per s")
-        print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=False)))
+        print(f"\nServices sync, N = {n:,} seeded services ({n_active:,} active), emulator at 50 burst / 2 per s")
+        print("| run | writes | requests | target | 503s | wall time | legacy requests | legacy wall time |")
+        print("|---|---|---|---|---|---|---|---|")
         for label, writes, requests, target, rejected, seconds, legacy, legacy_s in rows:
-            cells = (label, writes, requests, target if target is not None else "-", rejected, f"{seconds:.1f}",
-                     legacy, f"{legacy_s:.0f}")
-            print("  ".join(str(c).rjust(w) for c, w in zip(cells, widths, strict=False)))
-        for label, _w, requests, target, *_ in rows:
-            if target is not None:
-                print(f"{label}: {requests}/{target} requests = {requests / target:.0%} of the target's limit"
-                      f"{'' if requests <= target else '  <-- OVER TARGET'}")
-        print(f"503 received in all runs: {sum(r[4] for r in rows)}")
+            target_text = "-" if target is None else f"<= {target}"
+            print(f"| {label} | {writes:,} | {requests:,} | {target_text} | {rejected} | {seconds:.1f} s "
+                  f"| {legacy:,} | ~{legacy_s:,.0f} s |")
+        over = [label for label, _w, requests, target, *_ in rows if target is not None and requests > target]
+        if failed or over or any(r[4] for r in rows):
+            print(f"TARGET MISSED: {', '.join(failed + over) or '503 received'}", file=sys.stderr)
+            return 1
         return 0
-    finally:
-        emulator.stop()
-        drop_database(admin_dsn, database_name(dsn))
-        if server is not None:
-            server.stop()
 
 
 if __name__ == "__main__":

@@ -14,15 +14,14 @@ import pytest
 
 from glyms_b24_pipeline.glyms.install import install_sql
 from glyms_b24_pipeline.sandbox.postgres import (
-    EmbeddedPostgres,
     apply_glyms_schema,
     create_database,
     database_name,
     drop_database,
+    postgres_for_tests,
     sqlalchemy_url,
 )
 
-TEST_PG_ENV = "GLYMS_B24_TEST_PG_DSN"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -45,15 +44,8 @@ def pg_admin_dsn(tmp_path_factory):
     The server of $GLYMS_B24_TEST_PG_DSN when set; otherwise an embedded server started
     for this session, so the suite runs where no PostgreSQL is installed.
     """
-    configured = os.environ.get(TEST_PG_ENV)
-    if configured:
-        yield configured
-        return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("embedded-pg"))
-    try:
-        yield server.admin_dsn
-    finally:
-        server.stop()
+    with postgres_for_tests(tmp_path_factory.mktemp("embedded-pg")) as admin_dsn:
+        yield admin_dsn
 
 
 @pytest.fixture(scope="session")

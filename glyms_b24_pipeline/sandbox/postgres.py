@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import uuid
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 from urllib.parse import quote
@@ -14,6 +18,7 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from glyms_b24_pipeline.errors import OperatorError
+from glyms_b24_pipeline.glyms.install import install_sql
 from glyms_b24_pipeline.sql_files import read_sql
 
 
@@ -46,6 +51,42 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         self._server.cleanup()
+
+
+TEST_PG_ENV = "GLYMS_B24_TEST_PG_DSN"
+
+
+@contextmanager
+def postgres_for_tests(data_dir: Optional[Path] = None) -> Iterator[str]:
+    """The admin DSN of $GLYMS_B24_TEST_PG_DSN when set, else of an embedded server started for the block."""
+    configured = os.environ.get(TEST_PG_ENV)
+    if configured:
+        yield configured
+        return
+    server = EmbeddedPostgres(data_dir or Path(tempfile.mkdtemp(prefix="glyms-b24-pg-")))
+    try:
+        yield server.admin_dsn
+    finally:
+        server.stop()
+
+
+@contextmanager
+def scratch_database(admin_dsn: str) -> Iterator[str]:
+    """A new empty database, dropped when the block ends."""
+    dsn = create_database(admin_dsn)
+    try:
+        yield dsn
+    finally:
+        drop_database(admin_dsn, database_name(dsn))
+
+
+@contextmanager
+def scratch_glyms_database(admin_dsn: str) -> Iterator[str]:
+    """A new database with the sandbox Glyms schema and install-sql, dropped when the block ends."""
+    with scratch_database(admin_dsn) as dsn:
+        apply_glyms_schema(dsn)
+        install_sql(dsn)
+        yield dsn
 
 
 def _with_dbname(dsn: str, dbname: str) -> str:
