@@ -38,13 +38,13 @@ def _drop(admin_dsn: str, name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_dsn(tmp_path_factory):
+def pg_admin_dsn():
     """DSN of a PostgreSQL server where tests may create databases.
 
     The server of $GLYMS_B24_TEST_PG_DSN when set; otherwise an embedded server started
     for this session, so the suite runs where no PostgreSQL is installed.
     """
-    with postgres_for_tests(tmp_path_factory.mktemp("embedded-pg")) as admin_dsn:
+    with postgres_for_tests() as admin_dsn:
         yield admin_dsn
 
 

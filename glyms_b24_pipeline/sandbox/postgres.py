@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import uuid
 import warnings
@@ -57,17 +58,24 @@ TEST_PG_ENV = "GLYMS_B24_TEST_PG_DSN"
 
 
 @contextmanager
-def postgres_for_tests(data_dir: Optional[Path] = None) -> Iterator[str]:
-    """The admin DSN of $GLYMS_B24_TEST_PG_DSN when set, else of an embedded server started for the block."""
+def postgres_for_tests() -> Iterator[str]:
+    """The admin DSN of $GLYMS_B24_TEST_PG_DSN when set, else of an embedded server started for the block.
+
+    The embedded server's data lives in its own temporary folder, not under pytest's: pytest keeps
+    only its last three base folders, so a second pytest run on the machine would delete the data
+    of a server still in use here.
+    """
     configured = os.environ.get(TEST_PG_ENV)
     if configured:
         yield configured
         return
-    server = EmbeddedPostgres(data_dir or Path(tempfile.mkdtemp(prefix="glyms-b24-pg-")))
+    data_dir = Path(tempfile.mkdtemp(prefix="glyms-b24-pg-"))
+    server = EmbeddedPostgres(data_dir)
     try:
         yield server.admin_dsn
     finally:
         server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @contextmanager
