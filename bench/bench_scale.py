@@ -26,6 +26,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -155,7 +156,9 @@ def measure_size(admin_dsn: str, n: int, kinds: list[str]) -> list[Measure]:
         print(f"N={n}: seeded in {time.monotonic() - started:.1f} s ({n_active} active services)", flush=True)
         write_instance_yaml(home, sqlalchemy_url(dagster_dsn))
         config = home / "glyms_b24.yaml"
-        config.write_text(f"companies:\n  claim_limit: {max(n, 10_000)}\n", encoding="utf-8")
+        # the client paces itself at the configured plan's limits: unthrottled too, as the emulator
+        config.write_text(f"companies:\n  claim_limit: {max(n, 10_000)}\n"
+                          "bitrix24:\n  rate_limit: {burst: 100000, drain_per_second: 100000}\n", encoding="utf-8")
         emulator = EmulatorProcess()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "GLYMS_", "DAGSTER_"))}
         env.update(GLYMS_PG_DSN=dsn, B24_WEBHOOK_URL=emulator.webhook, DAGSTER_HOME=str(home),
@@ -201,6 +204,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.serve_emulator:
         return serve_emulator()
+    # a SIGTERM still drops the bench's databases and stops the emulator (the finally blocks run)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     kinds = [k for k in args.runs.split(",") if k.strip()]
     unknown = set(kinds) - set(RUN_KINDS)
