@@ -8,6 +8,7 @@ import time
 from typing import Any, Optional
 
 import dagster as dg
+import pandas as pd
 
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.companies.bitrix import (
@@ -35,9 +36,10 @@ from glyms_b24_pipeline.settings_resource import SyncSettings
 from glyms_b24_pipeline.sync.audit import AuditRecord, AuditTrail
 from glyms_b24_pipeline.sync.push import push_changes
 from glyms_b24_pipeline.sync.results import (
+    PUSH_COLUMNS,
     enforce_guard,
     not_synced_metadata,
-    outcome_rows,
+    outcome_table,
     push_failure_check,
     push_failures_spec,
     push_metadata,
@@ -56,7 +58,6 @@ CUSTOMERS = dg.AssetKey(["glyms", "customers"])
 COMPANY_DIRECTORY = dg.AssetKey(["bitrix24", "company_directory"])
 RECONCILE_PLAN = dg.AssetKey(["sync", "companies_reconcile_plan"])
 RECONCILE_PUSH = dg.AssetKey(["bitrix24", "companies_reconcile_push"])
-PUSH_COLUMNS = ["glyms_key", "action", "bitrix_id", "outcome", "error"]
 
 
 # --- reads and plans as plain functions: the assets and a recomputing push share them
@@ -350,7 +351,7 @@ def _push(context: Any, plan: CompanySyncPlan, dry_run: bool, allow_mass_deletio
     planned = {"plan_recomputed": recomputed or "no"}
     if dry_run:  # the claimed rows go back to PENDING when the run ends
         return dg.MaterializeResult(
-            value=[], metadata={"dry_run": True, "planned_writes": len(plan.writes), "deletion_guard": guard or "ok",
+            value=pd.DataFrame(columns=PUSH_COLUMNS), metadata={"dry_run": True, "planned_writes": len(plan.writes), "deletion_guard": guard or "ok",
                                 **planned, "changes": dg.MetadataValue.md(plan_preview(plan))},
             check_results=[push_failure_check([], dry_run=True)])
 
@@ -384,7 +385,7 @@ def _push(context: Any, plan: CompanySyncPlan, dry_run: bool, allow_mass_deletio
                             f"and glyms_b24.sync_audit (run {run_id}).")
     counts = plan.counts()
     return dg.MaterializeResult(
-        value=outcome_rows(outcomes, action_of=_action),
+        value=outcome_table(outcomes, action_of=_action),
         metadata=push_metadata(outcomes, action_of=_action, duration=time.monotonic() - started,
                                counters_before=before, counters_after=client.counters.as_metadata(),
                                extra={**{k: counts[k] for k in ("unchanged", "invalid", "duplicate", "target_missing",
