@@ -5,7 +5,7 @@ asset signatures at definition time. Assets return MaterializeResult(value=...) 
 
 import datetime as _dt
 import time
-from typing import Any, Optional
+from typing import Any, Iterable, Iterator, Mapping, Optional
 
 import dagster as dg
 import pandas as pd
@@ -29,7 +29,7 @@ from glyms_b24_pipeline.companies.plan import (
 from glyms_b24_pipeline.companies.report import plan_preview
 from glyms_b24_pipeline.config import CompaniesSettings, Settings
 from glyms_b24_pipeline.failures import reported_as_failure
-from glyms_b24_pipeline.glyms.resource import GlymsDatabase
+from glyms_b24_pipeline.glyms.resource import GlymsDatabase, RowTable
 from glyms_b24_pipeline.operator import progress
 from glyms_b24_pipeline.operator.mappings import check_mappings
 from glyms_b24_pipeline.settings_resource import SyncSettings
@@ -95,7 +95,7 @@ def plan_claim(claim: ClaimedChanges, companies: list[dict], settings: Companies
                              basis=portal_writer.plan_basis(SYNC, context))
 
 
-def read_directory(client: Any, customers: list[dict], settings: CompaniesSettings) -> tuple[list[dict], dict[str, LinkCandidate]]:
+def read_directory(client: Any, customers: Iterable[Mapping[str, Any]], settings: CompaniesSettings) -> tuple[list[dict], dict[str, LinkCandidate]]:
     """Every managed company, and link candidates for the customers that have none."""
     companies = list_managed_companies(client, settings)
     managed = {clean_text(c.get("ORIGIN_ID")) for c in companies}
@@ -103,10 +103,14 @@ def read_directory(client: Any, customers: list[dict], settings: CompaniesSettin
     return companies, find_link_candidates(client, missing, settings) if missing else {}
 
 
-def plan_reconcile(customers: list[dict], companies: list[dict], candidates: dict[str, LinkCandidate],
+def customer_groups(customers: Iterable[Mapping[str, Any]]) -> Iterator[CustomerChanges]:
+    """Each customer as the group the planner takes, one at a time."""
+    return (CustomerChanges(clean_text(c["id_cliente"]), c) for c in customers)
+
+
+def plan_reconcile(customers: Iterable[Mapping[str, Any]], companies: list[dict], candidates: dict[str, LinkCandidate],
                    settings: CompaniesSettings, portal_writer: PortalWriter, context: Any) -> CompanySyncPlan:
-    groups = [CustomerChanges(clean_text(c["id_cliente"]), c) for c in customers]
-    return company_sync_plan(groups, companies, settings, today=_today(), candidates=candidates, reconcile=True,
+    return company_sync_plan(customer_groups(customers), companies, settings, today=_today(), candidates=candidates, reconcile=True,
                              basis=portal_writer.plan_basis(RECONCILE, context))
 
 
@@ -251,16 +255,15 @@ def customers(glyms_db: GlymsDatabase, sync_settings: SyncSettings):
     """Every Glyms customer (public.cliente), for the full reconciliation and the initial load."""
     with reported_as_failure():
         settings = sync_settings.load().companies
-        rows = glyms_db.rows("all_customers")
-    groups = [CustomerChanges(clean_text(r["id_cliente"]), r) for r in rows]
+        rows = glyms_db.table("all_customers")
     return dg.MaterializeResult(value=rows, metadata={"dagster/row_count": len(rows)},
-                                check_results=_warning_checks(groups, settings))
+                                check_results=_warning_checks(customer_groups(rows), settings))
 
 
 @dg.asset(key=COMPANY_DIRECTORY, group_name=GROUP, kinds={"bitrix24"}, ins={"customer_rows": dg.AssetIn(CUSTOMERS)},
           check_specs=[dg.AssetCheckSpec("unique_origin_ids", asset=COMPANY_DIRECTORY,
                                          description="No two companies share an ORIGIN_ID.")])
-def company_directory(context: dg.AssetExecutionContext, customer_rows: list, bitrix24: Bitrix24Resource,
+def company_directory(context: dg.AssetExecutionContext, customer_rows: RowTable, bitrix24: Bitrix24Resource,
                       portal_writer: PortalWriter, sync_settings: SyncSettings):
     """Every company that carries an ORIGIN_ID, plus hand-made companies matching a customer that has none."""
     with reported_as_failure():
@@ -285,7 +288,7 @@ def company_directory(context: dg.AssetExecutionContext, customer_rows: list, bi
 
 @dg.asset(key=RECONCILE_PLAN, group_name=GROUP, kinds={"python"},
           ins={"customer_rows": dg.AssetIn(CUSTOMERS), "directory": dg.AssetIn(COMPANY_DIRECTORY)})
-def companies_reconcile_plan(context: dg.AssetExecutionContext, customer_rows: list, directory: dict,
+def companies_reconcile_plan(context: dg.AssetExecutionContext, customer_rows: RowTable, directory: dict,
                              portal_writer: PortalWriter, sync_settings: SyncSettings):
     """Every customer against every managed company: creates, drift to repair, deletions, link candidates."""
     with reported_as_failure():
@@ -310,7 +313,7 @@ def companies_reconcile_push(context: dg.AssetExecutionContext, config: Companie
     """Writes the reconciliation to Bitrix24 and records each company's outcome in glyms_b24.sync_audit."""
 
     def recompute(client: Any, settings: Settings) -> CompanySyncPlan:
-        rows = glyms_db.rows("all_customers")
+        rows = glyms_db.table("all_customers")
         found, candidates = read_directory(client, rows, settings.companies)
         portal_writer.note_read(RECONCILE, context)
         return plan_reconcile(rows, found, candidates, settings.companies, portal_writer, context)

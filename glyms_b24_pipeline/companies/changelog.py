@@ -29,7 +29,7 @@ from glyms_b24_pipeline.companies.plan import (
     PlannedCompanyChange,
 )
 from glyms_b24_pipeline.config import CompaniesSettings
-from glyms_b24_pipeline.glyms.connection import connect, fetch_all, fetch_rows
+from glyms_b24_pipeline.glyms.connection import connect, fetch_all, fetch_records, fetch_rows
 from glyms_b24_pipeline.glyms.resource import GlymsTransaction
 from glyms_b24_pipeline.sql_files import read_sql
 from glyms_b24_pipeline.sync.push import BLOCKED, TRANSIENT, ChangeOutcome
@@ -174,7 +174,7 @@ class ChangeLog(dg.ConfigurableResource):
         customers: dict[int, Mapping[str, Any]] = {}
         if ids:
             with connect(self.dsn) as conn:
-                customers = {int(c["id_cliente"]): c for c in fetch_rows(
+                customers = {int(c["id_cliente"]): c for c in fetch_records(
                     conn, read_sql("queries/customers_by_id.sql"), {"ids": ids})}
         if reclaimed:
             log.warning("%d change-log rows claimed by a run that died went back to PENDING", reclaimed)

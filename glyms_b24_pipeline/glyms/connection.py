@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import psycopg2
 import psycopg2.errors
@@ -83,6 +83,50 @@ def connect(dsn: str, *, connect_timeout: int = 10, application_name: str = "gly
         raise translate_error(exc, dsn) from None
     finally:
         conn.close()
+
+
+class Row(Mapping[str, Any]):
+    """One result row read by column name: a tuple of values and the query's column index, shared by
+    every row of the answer. 100,000 customers of a dozen columns hold no 100,000 hash tables."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: Mapping[str, int], values: Sequence[Any]):
+        self._index = index
+        self._values = tuple(values)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[self._index[key]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+    def __getstate__(self) -> tuple:
+        return (self._index, self._values)
+
+    def __setstate__(self, state: tuple) -> None:
+        self._index, self._values = state
+
+
+def column_index(names: Sequence[str]) -> dict[str, int]:
+    return {name: position for position, name in enumerate(names)}
+
+
+def fetch_records(conn: psycopg2.extensions.connection, sql: str,
+                  params: Optional[Mapping[str, Any]] = None) -> list[Row]:
+    """Rows of a query as compact :class:`Row` mappings (read by name like dicts, a fraction of their memory)."""
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        if not cur.description:
+            return []
+        index = column_index([column.name for column in cur.description])
+        return [Row(index, values) for values in cur.fetchall()]
 
 
 def fetch_all(conn: psycopg2.extensions.connection, sql: str, params: Optional[Mapping[str, Any]] = None) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ import dagster as dg
 import pandas as pd
 import psycopg2.extensions
 
-from glyms_b24_pipeline.glyms.connection import connect, fetch_all
+from glyms_b24_pipeline.glyms.connection import Row, column_index, connect, fetch_all
 from glyms_b24_pipeline.sql_files import read_sql
 
 #: rows a server-side cursor brings per round trip when a query is streamed
@@ -20,7 +20,7 @@ class RowTable:
     """Rows of a query as tuples under one header: far less memory than as many dicts (100,000
     rows of nine columns: no 100,000 hash tables), and it pickles as compactly between assets.
 
-    Iterating gives each row as a dict, one at a time, for code that reads rows by name."""
+    Iterating gives each row as a :class:`Row`, read by column name like a dict."""
 
     __slots__ = ("columns", "rows")
 
@@ -31,10 +31,10 @@ class RowTable:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        columns = self.columns
-        for row in self.rows:
-            yield dict(zip(columns, row, strict=True))
+    def __iter__(self) -> Iterator[Row]:
+        index = column_index(self.columns)
+        for values in self.rows:
+            yield Row(index, values)
 
     def column(self, name: str) -> list[Any]:
         """The values of one column, in row order."""
