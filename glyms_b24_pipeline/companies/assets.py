@@ -5,7 +5,7 @@ asset signatures at definition time. Assets return MaterializeResult(value=...) 
 
 import datetime as _dt
 import time
-from typing import Any, Iterable, Iterator, Mapping, Optional
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 
 import dagster as dg
 import pandas as pd
@@ -32,6 +32,7 @@ from glyms_b24_pipeline.failures import reported_as_failure
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase, RowTable
 from glyms_b24_pipeline.operator import progress
 from glyms_b24_pipeline.operator.mappings import check_mappings
+from glyms_b24_pipeline.rows import Row
 from glyms_b24_pipeline.settings_resource import SyncSettings
 from glyms_b24_pipeline.sync.audit import AuditRecord, AuditTrail
 from glyms_b24_pipeline.sync.push import push_changes
@@ -89,13 +90,13 @@ def _warning_checks(groups: Any, settings: CompaniesSettings) -> list[dg.AssetCh
     ]
 
 
-def plan_claim(claim: ClaimedChanges, companies: list[dict], settings: CompaniesSettings,
+def plan_claim(claim: ClaimedChanges, companies: Sequence[Mapping[str, Any]], settings: CompaniesSettings,
                portal_writer: PortalWriter, context: Any) -> CompanySyncPlan:
     return company_sync_plan(claim.groups, companies, settings, today=_today(),
                              basis=portal_writer.plan_basis(SYNC, context))
 
 
-def read_directory(client: Any, customers: Iterable[Mapping[str, Any]], settings: CompaniesSettings) -> tuple[list[dict], dict[str, LinkCandidate]]:
+def read_directory(client: Any, customers: Iterable[Mapping[str, Any]], settings: CompaniesSettings) -> tuple[list[Row], dict[str, LinkCandidate]]:
     """Every managed company, and link candidates for the customers that have none."""
     companies = list_managed_companies(client, settings)
     managed = {clean_text(c.get("ORIGIN_ID")) for c in companies}
@@ -108,7 +109,7 @@ def customer_groups(customers: Iterable[Mapping[str, Any]]) -> Iterator[Customer
     return (CustomerChanges(clean_text(c["id_cliente"]), c) for c in customers)
 
 
-def plan_reconcile(customers: Iterable[Mapping[str, Any]], companies: list[dict], candidates: dict[str, LinkCandidate],
+def plan_reconcile(customers: Iterable[Mapping[str, Any]], companies: Sequence[Mapping[str, Any]], candidates: dict[str, LinkCandidate],
                    settings: CompaniesSettings, portal_writer: PortalWriter, context: Any) -> CompanySyncPlan:
     return company_sync_plan(customer_groups(customers), companies, settings, today=_today(), candidates=candidates, reconcile=True,
                              basis=portal_writer.plan_basis(RECONCILE, context))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Any, Iterator, Mapping, Optional, Sequence
+from typing import Any, Iterator, Mapping, Optional
 
 import psycopg2
 import psycopg2.errors
@@ -12,6 +12,7 @@ import psycopg2.extensions
 import psycopg2.extras
 
 from glyms_b24_pipeline.errors import OperatorError
+from glyms_b24_pipeline.rows import Row, column_index
 
 # Objects the pipeline relies on, with the remedy when one is missing.
 _REMEDIES = {
@@ -83,39 +84,6 @@ def connect(dsn: str, *, connect_timeout: int = 10, application_name: str = "gly
         raise translate_error(exc, dsn) from None
     finally:
         conn.close()
-
-
-class Row(Mapping[str, Any]):
-    """One result row read by column name: a tuple of values and the query's column index, shared by
-    every row of the answer. 100,000 customers of a dozen columns hold no 100,000 hash tables."""
-
-    __slots__ = ("_index", "_values")
-
-    def __init__(self, index: Mapping[str, int], values: Sequence[Any]):
-        self._index = index
-        self._values = tuple(values)
-
-    def __getitem__(self, key: str) -> Any:
-        return self._values[self._index[key]]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._index)
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-    def __repr__(self) -> str:
-        return repr(dict(self))
-
-    def __getstate__(self) -> tuple:
-        return (self._index, self._values)
-
-    def __setstate__(self, state: tuple) -> None:
-        self._index, self._values = state
-
-
-def column_index(names: Sequence[str]) -> dict[str, int]:
-    return {name: position for position, name in enumerate(names)}
 
 
 def fetch_records(conn: psycopg2.extensions.connection, sql: str,

@@ -9,7 +9,8 @@ import dagster as dg
 import pandas as pd
 import psycopg2.extensions
 
-from glyms_b24_pipeline.glyms.connection import Row, column_index, connect, fetch_all
+from glyms_b24_pipeline.glyms.connection import connect, fetch_all
+from glyms_b24_pipeline.rows import Row, column_index
 from glyms_b24_pipeline.sql_files import read_sql
 
 #: rows a server-side cursor brings per round trip when a query is streamed
