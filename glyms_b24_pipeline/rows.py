@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Sequence
+import pickle
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+#: items pickled together by :func:`pack`: each chunk gets its own memo
+PACK_CHUNK = 5_000
 
 
 class Row(Mapping[str, Any]):
@@ -36,3 +40,33 @@ class Row(Mapping[str, Any]):
 
 def column_index(names: Sequence[str]) -> dict[str, int]:
     return {name: position for position, name in enumerate(names)}
+
+
+def pack(items: Sequence[Any], chunk: int = PACK_CHUNK) -> list[bytes]:
+    """``items`` pickled ``chunk`` at a time.
+
+    A value that crosses from one asset to the next is pickled by the IO manager, and a pickler
+    remembers every object it wrote (an entry per tuple, string and number: ~80 MB for 100,000
+    rows of nine columns) until it is done. Packed, the outer pickle sees a few bytes objects and
+    each inner one remembers only its chunk."""
+    return [pickle.dumps(list(items[start : start + chunk]), protocol=pickle.HIGHEST_PROTOCOL)
+            for start in range(0, len(items), chunk)]
+
+
+def unpack(chunks: Iterable[bytes]) -> list[Any]:
+    """The items of :func:`pack`, in order."""
+    items: list[Any] = []
+    for data in chunks:
+        items.extend(pickle.loads(data))  # noqa: S301 - our own chunks, inside the IO manager's pickle
+    return items
+
+
+class PackedList(list):
+    """A list that pickles its items with :func:`pack` (and unpickles as a PackedList)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_unpack_list, (pack(self),))
+
+
+def _unpack_list(chunks: list[bytes]) -> PackedList:
+    return PackedList(unpack(chunks))

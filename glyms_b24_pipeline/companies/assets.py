@@ -8,7 +8,6 @@ import time
 from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 
 import dagster as dg
-import pandas as pd
 
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.companies.bitrix import (
@@ -355,7 +354,7 @@ def _push(context: Any, plan: CompanySyncPlan, dry_run: bool, allow_mass_deletio
     planned = {"plan_recomputed": recomputed or "no"}
     if dry_run:  # the claimed rows go back to PENDING when the run ends
         return dg.MaterializeResult(
-            value=pd.DataFrame(columns=PUSH_COLUMNS), metadata={"dry_run": True, "planned_writes": len(plan.writes), "deletion_guard": guard or "ok",
+            value=RowTable(PUSH_COLUMNS), metadata={"dry_run": True, "planned_writes": len(plan.writes), "deletion_guard": guard or "ok",
                                 **planned, "changes": dg.MetadataValue.md(plan_preview(plan))},
             check_results=[push_failure_check([], dry_run=True)])
 

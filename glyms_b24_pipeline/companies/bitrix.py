@@ -10,7 +10,7 @@ from glyms_b24_pipeline.bitrix24.client import PAGE_SIZE, BatchCommand
 from glyms_b24_pipeline.companies.mapping import clean_text, normalise_email
 from glyms_b24_pipeline.companies.plan import WORK, CompanyAction, LinkCandidate, PlannedCompanyChange
 from glyms_b24_pipeline.config import CompaniesSettings
-from glyms_b24_pipeline.rows import Row, column_index
+from glyms_b24_pipeline.rows import PackedList, Row, column_index
 from glyms_b24_pipeline.sync.push import UNKNOWN, ChangeOutcome, WriteCommand
 
 #: ORIGIN_IDs per list command: 50 commands of 50 per batch look up 2,500 companies in one request
@@ -65,7 +65,7 @@ def lookup_by_origin(client: Any, origin_ids: Iterable[str], settings: Companies
     commands = [BatchCommand(f"o{n}", "crm.company.list",
                              {"select": select, "filter": {"@ORIGIN_ID": chunk}, "order": {"ID": "ASC"}, "start": -1})
                 for n, chunk in enumerate(chunks)]
-    found: list[Row] = []
+    found: list[Row] = PackedList()
     per_request = LOOKUP_CHUNK  # one batch (2,500 ids) at a time: its answer is compacted before the next
     for first in range(0, len(commands), per_request):
         outcomes = client.batch(commands[first : first + per_request])
@@ -82,9 +82,8 @@ def list_managed_companies(client: Any, settings: CompaniesSettings) -> list[Row
     """Every company that carries an ORIGIN_ID (fast listing, ~2,500 per request), compacted as it streams in."""
     select = company_select(settings)
     compact = CompanyCompactor(select)
-    return [compact(company) for company in client.iter_fast("crm.company.list",
-                                                             {"select": select, "filter": {"!ORIGIN_ID": ""}},
-                                                             id_field="ID")]
+    return PackedList(compact(company) for company in client.iter_fast(
+        "crm.company.list", {"select": select, "filter": {"!ORIGIN_ID": ""}}, id_field="ID"))
 
 
 def _phone_key(value: Any, region: str) -> Optional[str]:

@@ -10,7 +10,7 @@ import pandas as pd
 import psycopg2.extensions
 
 from glyms_b24_pipeline.glyms.connection import connect, fetch_all
-from glyms_b24_pipeline.rows import Row, column_index
+from glyms_b24_pipeline.rows import Row, column_index, pack, unpack
 from glyms_b24_pipeline.sql_files import read_sql
 
 #: rows a server-side cursor brings per round trip when a query is streamed
@@ -19,7 +19,7 @@ FETCH_ROWS = 5_000
 
 class RowTable:
     """Rows of a query as tuples under one header: far less memory than as many dicts (100,000
-    rows of nine columns: no 100,000 hash tables), and it pickles as compactly between assets.
+    rows of nine columns: no 100,000 hash tables), and it pickles in chunks between assets (:func:`pack`).
 
     Iterating gives each row as a :class:`Row`, read by column name like a dict."""
 
@@ -45,11 +45,15 @@ class RowTable:
     def head(self, count: int) -> list[tuple]:
         return self.rows[:count]
 
+    def dataframe(self) -> pd.DataFrame:
+        """The rows as a pandas DataFrame (a copy: for a look in a notebook, not for the sync)."""
+        return pd.DataFrame.from_records(self.rows, columns=list(self.columns))
+
     def __getstate__(self) -> tuple:
-        return (self.columns, self.rows)
+        return (self.columns, pack(self.rows))
 
     def __setstate__(self, state: tuple) -> None:
-        self.columns, self.rows = state
+        self.columns, self.rows = state[0], unpack(state[1])
 
 
 class GlymsTransaction:

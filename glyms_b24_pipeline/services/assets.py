@@ -9,7 +9,6 @@ import time
 from typing import Any, Optional
 
 import dagster as dg
-import pandas as pd
 
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.config import ServicesSettings
@@ -236,7 +235,7 @@ def services_push(
     planned = {"plan_recomputed": recomputed or "no"}
     if config.dry_run:
         return dg.MaterializeResult(
-            value=pd.DataFrame(columns=PUSH_COLUMNS),
+            value=RowTable(PUSH_COLUMNS),
             metadata={"dry_run": True, "planned_writes": len(writes), "mass_deactivation_guard": guard or "ok",
                       **planned, "changes": dg.MetadataValue.md(plan_preview(plan))},
             check_results=[push_failure_check([], dry_run=True)],

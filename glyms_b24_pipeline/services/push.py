@@ -6,6 +6,7 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 
 from glyms_b24_pipeline.bitrix24.encoding import ResultRef
 from glyms_b24_pipeline.config import ServicesSettings
+from glyms_b24_pipeline.rows import PackedList
 from glyms_b24_pipeline.services.plan import (
     Action,
     CatalogPrice,
@@ -60,7 +61,7 @@ def managed_catalog(items: Iterable[Mapping[str, Any]], price_rows: Iterable[Map
             product_id = int(row["productId"])
             if product_id not in prices:
                 prices[product_id] = catalog_price(row, decimals)
-    services: list[CatalogService] = []
+    services: list[CatalogService] = PackedList()  # pickled in chunks between assets
     for item in items:
         if not str(item.get("xmlId") or "").strip():
             continue

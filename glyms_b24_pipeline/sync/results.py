@@ -6,9 +6,9 @@ from collections import Counter
 from typing import Any, Mapping, Optional, Sequence
 
 import dagster as dg
-import pandas as pd
 
 from glyms_b24_pipeline.failures import EXIT_CODE_KEY
+from glyms_b24_pipeline.glyms.resource import RowTable
 from glyms_b24_pipeline.sync.push import BLOCKED, ChangeOutcome
 from glyms_b24_pipeline.sync.report import markdown_table
 
@@ -92,6 +92,6 @@ def outcome_rows(outcomes: Sequence[ChangeOutcome[Any]], *, action_of: Any) -> l
              "; ".join(o.errors) or None) for o in outcomes]
 
 
-def outcome_table(outcomes: Sequence[ChangeOutcome[Any]], *, action_of: Any) -> pd.DataFrame:
-    """The push's asset value: :func:`outcome_rows` under ``PUSH_COLUMNS``."""
-    return pd.DataFrame.from_records(outcome_rows(outcomes, action_of=action_of), columns=PUSH_COLUMNS)
+def outcome_table(outcomes: Sequence[ChangeOutcome[Any]], *, action_of: Any) -> RowTable:
+    """The push's asset value: :func:`outcome_rows` under ``PUSH_COLUMNS`` (``.dataframe()`` for pandas)."""
+    return RowTable(PUSH_COLUMNS, outcome_rows(outcomes, action_of=action_of))

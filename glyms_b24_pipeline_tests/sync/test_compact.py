@@ -1,5 +1,6 @@
 """The compact forms a sync holds per row (issue 13: bounded memory): pure tests, no database, no portal."""
 
+import os
 import pickle
 import sys
 import tracemalloc
@@ -217,3 +218,56 @@ def test_plan_preview_counts_every_write_but_describes_only_the_first():
     plan = service_sync_plan([_glyms(n) for n in range(1, 101)], [], [], SETTINGS)
     text = plan_preview(plan, limit=5)
     assert text.startswith("First 5 of 100.") and text.count("| create |") == 5
+
+
+# --- values pickled between assets go in chunks
+
+
+def test_pack_round_trips_in_chunks_each_pickled_alone():
+    from glyms_b24_pipeline.rows import PackedList, pack, unpack
+
+    items = [(n, f"s{n}", Decimal(n)) for n in range(12_345)]
+    chunks = pack(items, chunk=5_000)
+    assert len(chunks) == 3 and all(isinstance(c, bytes) for c in chunks)
+    assert unpack(chunks) == items and pack([]) == [] and unpack([]) == []
+    packed = pickle.loads(pickle.dumps(PackedList(items)))
+    assert isinstance(packed, PackedList) and packed == items
+
+
+def test_pickling_a_large_value_remembers_a_chunk_not_every_row():
+    from glyms_b24_pipeline.rows import PackedList
+
+    rows = [(n, f"name {n}", f"code {n}") for n in range(60_000)]
+
+    def pickling_peak(value):
+        tracemalloc.start()
+        with open(os.devnull, "wb") as sink:
+            pickle.dump(value, sink, protocol=pickle.HIGHEST_PROTOCOL)  # as the IO manager writes a file
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+
+    assert pickling_peak(PackedList(rows)) < pickling_peak(list(rows)) / 2
+
+
+def test_plans_tables_and_claims_survive_the_io_manager_pickle():
+    import datetime as dt
+
+    from glyms_b24_pipeline.companies.changelog import ClaimedChanges
+    from glyms_b24_pipeline.companies.plan import CustomerChanges, LogRow
+    from glyms_b24_pipeline.sync.basis import PlanBasis
+
+    plan = service_sync_plan([_glyms(n) for n in range(1, 7_001)], [], [], SETTINGS,
+                             basis=PlanBasis("run", "epoch", "plan-1"))
+    copy = pickle.loads(pickle.dumps(plan))
+    assert copy == plan and isinstance(copy.changes, tuple) and copy.basis == plan.basis
+    assert copy.counts() == plan.counts()
+    table = RowTable(["a", "b"], [(n, str(n)) for n in range(6_000)])
+    table_copy = pickle.loads(pickle.dumps(table))
+    assert table_copy.columns == table.columns and table_copy.rows == table.rows
+    stamp = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+    claim = ClaimedChanges("run", tuple(CustomerChanges(str(n), {"id_cliente": n}, (LogRow(n, "INSERT", stamp, 0),))
+                                        for n in range(5_500)), reclaimed=2, per_operation={"INSERT": 5_500},
+                           oldest_change=stamp)
+    claim_copy = pickle.loads(pickle.dumps(claim))
+    assert claim_copy == claim and isinstance(claim_copy.groups, tuple) and claim_copy.rows == 5_500
