@@ -16,7 +16,7 @@ from glyms_b24_pipeline.companies.bitrix import (
     list_managed_companies,
     lookup_by_origin,
 )
-from glyms_b24_pipeline.companies.changelog import ChangeLog, ClaimedChanges, decisions_for, settle_rows
+from glyms_b24_pipeline.companies.changelog import ChangeLog, ClaimedChanges, ClaimRenewal, decisions_for, settle_rows
 from glyms_b24_pipeline.companies.mapping import clean_text, desired_company
 from glyms_b24_pipeline.companies.plan import (
     CompanyAction,
@@ -370,9 +370,11 @@ def _push(context: Any, plan: CompanySyncPlan, dry_run: bool, allow_mass_deletio
         trail.record_skipped(_skipped_records(plan), also=lambda tx: settle_rows(
             tx, run_id, [d for c in quiet for d in decisions_for(c, None, settings)]))
 
+        renew_claims = ClaimRenewal(lambda: change_log.renew(run_id), settings.lease_seconds)
+
         def before_slice() -> None:
             lock.ensure_held()
-            change_log.renew(run_id)
+            renew_claims()
 
         def settle_also(outcomes: Any) -> Any:
             decisions = [d for o in outcomes for d in decisions_for(o.change, o, settings)]
