@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from glyms_b24_pipeline.companies.plan import (
     PlannedCompanyChange,
 )
 from glyms_b24_pipeline.config import CompaniesSettings
-from glyms_b24_pipeline.glyms.connection import connect, fetch_all, fetch_records, fetch_rows
+from glyms_b24_pipeline.glyms.connection import connect, fetch_all, fetch_records
 from glyms_b24_pipeline.glyms.resource import GlymsTransaction
 from glyms_b24_pipeline.rows import pack, unpack
 from glyms_b24_pipeline.sql_files import read_sql
@@ -97,7 +98,7 @@ def group_claim(run_id: str, rows: Sequence[Mapping[str, Any]], customers: Mappi
     by_customer: dict[int, list[LogRow]] = {}
     for row in sorted(rows, key=lambda r: int(r["log_id"])):
         by_customer.setdefault(int(row["id_cliente"]), []).append(
-            LogRow(int(row["log_id"]), str(row["operation_type"] or "").upper(), row.get("change_timestamp"),
+            LogRow(int(row["log_id"]), sys.intern(str(row["operation_type"] or "").upper()), row.get("change_timestamp"),
                    int(row.get("attempts") or 0)))
     groups = tuple(CustomerChanges(str(customer_id), customers.get(customer_id), tuple(log_rows))
                    for customer_id, log_rows in sorted(by_customer.items()))
@@ -200,8 +201,9 @@ class ChangeLog(dg.ConfigurableResource):
             else:
                 reclaimed = len(fetch_all(conn, read_sql("queries/change_log_reclaim_expired.sql"),
                                           {"lease_seconds": settings.lease_seconds}))
-            own = fetch_rows(conn, read_sql("queries/change_log_claimed_by_run.sql"), {"run_id": run_id})
-            new = fetch_rows(conn, read_sql("queries/change_log_claim.sql"), {"run_id": run_id, "limit": settings.claim_limit})
+            own = fetch_records(conn, read_sql("queries/change_log_claimed_by_run.sql"), {"run_id": run_id})
+            new = fetch_records(conn, read_sql("queries/change_log_claim.sql"),
+                                {"run_id": run_id, "limit": settings.claim_limit})
         self._claimed_by.add(run_id)
         rows = own + new
         ids = sorted({int(r["id_cliente"]) for r in rows})

@@ -21,6 +21,7 @@ from glyms_b24_pipeline.companies.mapping import (
     with_deletion_note,
 )
 from glyms_b24_pipeline.config import CompaniesSettings
+from glyms_b24_pipeline.rows import frozen_fields
 from glyms_b24_pipeline.sync.basis import COMPACT, NO_FIELDS, PlanBasis, PlanOfChanges, no_fields
 
 WORK = "WORK"
@@ -220,12 +221,12 @@ def _plan_one(group: CustomerChanges, matches: Sequence[Mapping[str, Any]], sett
             return PlannedCompanyChange(group.origin_id, CompanyAction.TARGET_MISSING, log_rows=rows,
                                         reason="no company has this ORIGIN_ID (companies.missing_on_update)",
                                         warnings=warnings)
-        return PlannedCompanyChange(group.origin_id, CompanyAction.CREATE, None, create_fields(want), log_rows=rows,
-                                    warnings=warnings)
+        return PlannedCompanyChange(group.origin_id, CompanyAction.CREATE, None, frozen_fields(create_fields(want)),
+                                    log_rows=rows, warnings=warnings)
     changes = field_changes(want, have)
     action = CompanyAction.UPDATE if changes else CompanyAction.UNCHANGED
-    return PlannedCompanyChange(group.origin_id, action, bitrix_id, changes or NO_FIELDS, log_rows=rows,
-                                warnings=warnings)
+    return PlannedCompanyChange(group.origin_id, action, bitrix_id, frozen_fields(changes) if changes else NO_FIELDS,
+                                log_rows=rows, warnings=warnings)
 
 
 def company_sync_plan(

@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any, Iterable, Mapping, NamedTuple, Optional
 
 from glyms_b24_pipeline.config import ServicesSettings
+from glyms_b24_pipeline.rows import frozen_fields
 from glyms_b24_pipeline.sync.basis import COMPACT, NO_FIELDS, PlanBasis, PlanOfChanges, no_fields
 from glyms_b24_pipeline.sync.text import clean_text, is_blank, optional_int
 
@@ -310,7 +311,8 @@ def plan_against_catalog(
             }
             if want.section_id is not None:
                 fields["iblockSectionId"] = want.section_id
-            changes.append(PlannedChange(xml_id, Action.CREATE, fields=fields, price=want.price, warnings=warnings))
+            changes.append(PlannedChange(xml_id, Action.CREATE, fields=frozen_fields(fields), price=want.price,
+                                         warnings=warnings))
             continue
         fields = _field_changes(want, have, settings)
         action = Action.UPDATE
@@ -327,7 +329,7 @@ def plan_against_catalog(
                 xml_id,
                 action,
                 bitrix_id=have.bitrix_id,
-                fields=fields or NO_FIELDS,
+                fields=frozen_fields(fields) if fields else NO_FIELDS,
                 price=price,
                 price_id=have.price_id,
                 old_price=have.price,
