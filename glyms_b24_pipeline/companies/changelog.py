@@ -211,7 +211,7 @@ class ChangeLog(dg.ConfigurableResource):
         if ids:
             with connect(self.dsn) as conn:
                 customers = {int(c["id_cliente"]): c for c in fetch_records(
-                    conn, read_sql("queries/customers_by_id.sql"), {"ids": ids})}
+                    conn, read_sql("queries/customers_by_id.sql"), {"ids": ids}, stream=5_000)}
         if reclaimed:
             log.warning("%d change-log rows claimed by a run that died went back to PENDING", reclaimed)
         return group_claim(run_id, rows, customers, reclaimed)

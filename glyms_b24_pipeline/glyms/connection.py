@@ -87,8 +87,23 @@ def connect(dsn: str, *, connect_timeout: int = 10, application_name: str = "gly
 
 
 def fetch_records(conn: psycopg2.extensions.connection, sql: str,
-                  params: Optional[Mapping[str, Any]] = None) -> list[Row]:
-    """Rows of a query as compact :class:`Row` mappings (read by name like dicts, a fraction of their memory)."""
+                  params: Optional[Mapping[str, Any]] = None, *, stream: int = 0) -> list[Row]:
+    """Rows of a query as compact :class:`Row` mappings (read by name like dicts, a fraction of their memory).
+
+    ``stream``: a SELECT read through a server-side cursor that many rows at a time, so the driver
+    never holds the whole answer besides the rows built from it."""
+    if stream:
+        with conn.cursor(name="glyms_b24_records") as named:
+            named.execute(sql, params)
+            records: list[Row] = []
+            index: Optional[dict[str, int]] = None
+            while True:
+                chunk = named.fetchmany(stream)
+                if index is None:
+                    index = column_index([column.name for column in named.description or ()])
+                records.extend(Row(index, values) for values in chunk)
+                if len(chunk) < stream:
+                    return records
     with conn.cursor() as cur:
         cur.execute(sql, params)
         if not cur.description:
