@@ -100,6 +100,10 @@ def build_definitions() -> dg.Definitions:
             "portal_writer": PortalWriter(dsn=dg.EnvVar("GLYMS_PG_DSN")),
             "change_log": ChangeLog(dsn=dg.EnvVar("GLYMS_PG_DSN")),
             "sync_settings": SyncSettings(config_file=os.environ.get(CONFIG_ENV_VAR) or None),
+            # named, so that `glyms-b24 sync` (execute_in_process) also hands values on through files, as
+            # the daemon's runs do: by default it would keep every step's value in memory to the end of
+            # the run (a 100,000-row run held the Glyms rows, the portal's listing and the plan at once)
+            "io_manager": dg.FilesystemIOManager(),
         },
         # materialising an asset from the UI or `dagster asset materialize` also runs in one process
         executor=dg.in_process_executor,

@@ -17,7 +17,6 @@ import fcntl
 import os
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
@@ -308,13 +307,23 @@ def execute_or_submit(
     return execute_here(instance, job_name, run_config, tags)
 
 
-def execute_here(instance: dg.DagsterInstance, job_name: str, run_config: Any, tags: Mapping[str, str]) -> RunOutcome:
+def job_named(job_name: str) -> dg.JobDefinition:
+    """The code location's job ``job_name`` (the reconstructor of :func:`execute_here`)."""
     from glyms_b24_pipeline.definitions import build_definitions
 
-    job = build_definitions().resolve_job_def(job_name)
-    run_id = str(uuid.uuid4())
-    job.execute_in_process(run_config=run_config, instance=instance, tags=dict(tags), run_id=run_id,
-                           raise_on_error=False)
+    return build_definitions().resolve_job_def(job_name)
+
+
+def execute_here(instance: dg.DagsterInstance, job_name: str, run_config: Any, tags: Mapping[str, str]) -> RunOutcome:
+    """Run ``job_name`` in this process (its executor is in-process), recorded on ``instance``.
+
+    Through ``execute_job``, not ``JobDefinition.execute_in_process``: the latter keeps every step's
+    output in memory to the end of the run (and swaps the IO manager for an in-memory one), so a
+    100,000-row run held the Glyms rows, the portal's listing and the plan at once."""
+    job = dg.build_reconstructable_job("glyms_b24_pipeline.instance", "job_named", reconstructable_args=(job_name,))
+    with dg.execute_job(job, instance, run_config=_config_dict(run_config), tags=dict(tags),
+                        raise_on_error=False) as result:
+        run_id = result.run_id
     return RunOutcome.from_storage(instance, run_id, executed_by="in-process")
 
 

@@ -41,7 +41,7 @@ SCHEDULES = {
     "maintenance_prune_daily": ("maintenance_prune", "30 3 * * *", "America/Argentina/Buenos_Aires"),
 }
 SENSORS = {"companies_pending_log_sensor", "sync_failure_alert", "sync_recovery_alert", "sync_freshness_checks"}
-RESOURCES = {"glyms_db", "bitrix24", "portal_writer", "change_log", "sync_settings", "alert_channels"}
+RESOURCES = {"glyms_db", "bitrix24", "portal_writer", "change_log", "sync_settings", "alert_channels", "io_manager"}
 
 
 def test_the_code_location_holds_exactly_these_definitions():
@@ -64,3 +64,11 @@ def test_every_job_writes_as_the_one_writer_in_one_process():
             continue
         assert all(job.tags.get(key) == value for key, value in BITRIX24_WRITER_TAG.items()), job.name
         assert job.executor_def.name == "in_process", job.name
+
+
+def test_values_between_steps_go_through_files_also_when_the_cli_runs_a_job_in_process():
+    import dagster as dg
+
+    # execute_in_process (glyms-b24 sync) replaces only a *default* io_manager with the in-memory one,
+    # which keeps every step's value to the end of the run; a named one is used as the daemon uses it
+    assert isinstance((build_definitions().resources or {})["io_manager"], dg.FilesystemIOManager)

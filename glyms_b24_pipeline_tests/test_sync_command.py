@@ -36,6 +36,10 @@ def test_sync_command_runs_the_job_on_the_configured_instance(glyms_dsn, emulato
     assert [run.job_name for run in runs] == ["services_sync", "services_sync"]
     assert all(run.tags.get(key) == value for run in runs for key, value in BITRIX24_WRITER_TAG.items())
     assert runs[0].run_id in out
+    # the steps handed their values on through files under the instance's storage (one per asset,
+    # replaced by the next run), not in memory to the end of the run
+    for key in ("glyms/services", "bitrix24/catalog_services", "sync/services_plan", "bitrix24/services_push"):
+        assert (pg_dagster_home / "storage" / key).is_file(), key
 
 
 def test_sync_command_without_dagster_home_says_so(glyms_dsn, monkeypatch, capsys):

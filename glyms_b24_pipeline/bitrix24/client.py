@@ -19,7 +19,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import requests
 import urllib3
@@ -559,7 +559,23 @@ class Bitrix24Client:
         result_key: Optional[str] = None,
         pages_per_batch: int = BATCH_LIMIT,
     ) -> list[dict]:
+        """Every row of :meth:`iter_fast`, as a list."""
+        return list(self.iter_fast(method, params, id_field=id_field, result_key=result_key,
+                                   pages_per_batch=pages_per_batch))
+
+    def iter_fast(
+        self,
+        method: str,
+        params: Optional[Mapping[str, Any]] = None,
+        *,
+        id_field: str = "ID",
+        result_key: Optional[str] = None,
+        pages_per_batch: int = BATCH_LIMIT,
+    ) -> Iterator[dict]:
         """Every row matching ``params['filter']``, by ascending id, with ``start=-1`` paging.
+
+        A generator: one request's rows (up to 2,500) are held at a time, so a caller that keeps a
+        compact form of each row never holds the whole listing as dicts.
 
         Each request is a batch of ``pages_per_batch`` page commands chained with
         ``$result[p{i-1}][...][49][{id_field}]`` as the next ``>{id_field}`` window, so one
@@ -581,7 +597,6 @@ class Bitrix24Client:
         path: tuple[Any, ...] = (result_key,) if result_key else ()
         if carries_placeholder_text(base) or carries_placeholder_text(filters):
             pages_per_batch = 1  # such a filter cannot ride in a batch: page with single calls
-        rows: list[dict] = []
         while True:
             commands = []
             for page in range(pages_per_batch):
@@ -609,12 +624,12 @@ class Bitrix24Client:
                     if last_id is not None and row_id <= int(last_id):
                         raise errors.ServerError(f"rows not in ascending {id_field} order (paging would loop)", method=method)
                     last_id = row_id
-                    rows.append(row)
+                    yield row
                 if len(page_rows) < PAGE_SIZE:
                     finished = True
                     break
             if finished:
-                return rows
+                return
 
     def _single_page(self, command: BatchCommand) -> CommandOutcome:
         try:

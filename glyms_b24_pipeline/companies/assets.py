@@ -5,7 +5,7 @@ asset signatures at definition time. Assets return MaterializeResult(value=...) 
 
 import datetime as _dt
 import time
-from typing import Any, Optional
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 
 import dagster as dg
 
@@ -16,7 +16,7 @@ from glyms_b24_pipeline.companies.bitrix import (
     list_managed_companies,
     lookup_by_origin,
 )
-from glyms_b24_pipeline.companies.changelog import ChangeLog, ClaimedChanges, decisions_for, settle_rows
+from glyms_b24_pipeline.companies.changelog import ChangeLog, ClaimedChanges, ClaimRenewal, decisions_for, settle_rows
 from glyms_b24_pipeline.companies.mapping import clean_text, desired_company
 from glyms_b24_pipeline.companies.plan import (
     CompanyAction,
@@ -28,16 +28,18 @@ from glyms_b24_pipeline.companies.plan import (
 from glyms_b24_pipeline.companies.report import plan_preview
 from glyms_b24_pipeline.config import CompaniesSettings, Settings
 from glyms_b24_pipeline.failures import reported_as_failure
-from glyms_b24_pipeline.glyms.resource import GlymsDatabase
+from glyms_b24_pipeline.glyms.resource import GlymsDatabase, RowTable
 from glyms_b24_pipeline.operator import progress
 from glyms_b24_pipeline.operator.mappings import check_mappings
+from glyms_b24_pipeline.rows import Row
 from glyms_b24_pipeline.settings_resource import SyncSettings
 from glyms_b24_pipeline.sync.audit import AuditRecord, AuditTrail
 from glyms_b24_pipeline.sync.push import push_changes
 from glyms_b24_pipeline.sync.results import (
+    PUSH_COLUMNS,
     enforce_guard,
     not_synced_metadata,
-    outcome_rows,
+    outcome_table,
     push_failure_check,
     push_failures_spec,
     push_metadata,
@@ -56,7 +58,6 @@ CUSTOMERS = dg.AssetKey(["glyms", "customers"])
 COMPANY_DIRECTORY = dg.AssetKey(["bitrix24", "company_directory"])
 RECONCILE_PLAN = dg.AssetKey(["sync", "companies_reconcile_plan"])
 RECONCILE_PUSH = dg.AssetKey(["bitrix24", "companies_reconcile_push"])
-PUSH_COLUMNS = ["glyms_key", "action", "bitrix_id", "outcome", "error"]
 
 
 # --- reads and plans as plain functions: the assets and a recomputing push share them
@@ -88,13 +89,13 @@ def _warning_checks(groups: Any, settings: CompaniesSettings) -> list[dg.AssetCh
     ]
 
 
-def plan_claim(claim: ClaimedChanges, companies: list[dict], settings: CompaniesSettings,
+def plan_claim(claim: ClaimedChanges, companies: Sequence[Mapping[str, Any]], settings: CompaniesSettings,
                portal_writer: PortalWriter, context: Any) -> CompanySyncPlan:
     return company_sync_plan(claim.groups, companies, settings, today=_today(),
                              basis=portal_writer.plan_basis(SYNC, context))
 
 
-def read_directory(client: Any, customers: list[dict], settings: CompaniesSettings) -> tuple[list[dict], dict[str, LinkCandidate]]:
+def read_directory(client: Any, customers: Iterable[Mapping[str, Any]], settings: CompaniesSettings) -> tuple[list[Row], dict[str, LinkCandidate]]:
     """Every managed company, and link candidates for the customers that have none."""
     companies = list_managed_companies(client, settings)
     managed = {clean_text(c.get("ORIGIN_ID")) for c in companies}
@@ -102,10 +103,14 @@ def read_directory(client: Any, customers: list[dict], settings: CompaniesSettin
     return companies, find_link_candidates(client, missing, settings) if missing else {}
 
 
-def plan_reconcile(customers: list[dict], companies: list[dict], candidates: dict[str, LinkCandidate],
+def customer_groups(customers: Iterable[Mapping[str, Any]]) -> Iterator[CustomerChanges]:
+    """Each customer as the group the planner takes, one at a time."""
+    return (CustomerChanges(clean_text(c["id_cliente"]), c) for c in customers)
+
+
+def plan_reconcile(customers: Iterable[Mapping[str, Any]], companies: Sequence[Mapping[str, Any]], candidates: dict[str, LinkCandidate],
                    settings: CompaniesSettings, portal_writer: PortalWriter, context: Any) -> CompanySyncPlan:
-    groups = [CustomerChanges(clean_text(c["id_cliente"]), c) for c in customers]
-    return company_sync_plan(groups, companies, settings, today=_today(), candidates=candidates, reconcile=True,
+    return company_sync_plan(customer_groups(customers), companies, settings, today=_today(), candidates=candidates, reconcile=True,
                              basis=portal_writer.plan_basis(RECONCILE, context))
 
 
@@ -250,16 +255,15 @@ def customers(glyms_db: GlymsDatabase, sync_settings: SyncSettings):
     """Every Glyms customer (public.cliente), for the full reconciliation and the initial load."""
     with reported_as_failure():
         settings = sync_settings.load().companies
-        rows = glyms_db.rows("all_customers")
-    groups = [CustomerChanges(clean_text(r["id_cliente"]), r) for r in rows]
+        rows = glyms_db.table("all_customers")
     return dg.MaterializeResult(value=rows, metadata={"dagster/row_count": len(rows)},
-                                check_results=_warning_checks(groups, settings))
+                                check_results=_warning_checks(customer_groups(rows), settings))
 
 
 @dg.asset(key=COMPANY_DIRECTORY, group_name=GROUP, kinds={"bitrix24"}, ins={"customer_rows": dg.AssetIn(CUSTOMERS)},
           check_specs=[dg.AssetCheckSpec("unique_origin_ids", asset=COMPANY_DIRECTORY,
                                          description="No two companies share an ORIGIN_ID.")])
-def company_directory(context: dg.AssetExecutionContext, customer_rows: list, bitrix24: Bitrix24Resource,
+def company_directory(context: dg.AssetExecutionContext, customer_rows: RowTable, bitrix24: Bitrix24Resource,
                       portal_writer: PortalWriter, sync_settings: SyncSettings):
     """Every company that carries an ORIGIN_ID, plus hand-made companies matching a customer that has none."""
     with reported_as_failure():
@@ -284,7 +288,7 @@ def company_directory(context: dg.AssetExecutionContext, customer_rows: list, bi
 
 @dg.asset(key=RECONCILE_PLAN, group_name=GROUP, kinds={"python"},
           ins={"customer_rows": dg.AssetIn(CUSTOMERS), "directory": dg.AssetIn(COMPANY_DIRECTORY)})
-def companies_reconcile_plan(context: dg.AssetExecutionContext, customer_rows: list, directory: dict,
+def companies_reconcile_plan(context: dg.AssetExecutionContext, customer_rows: RowTable, directory: dict,
                              portal_writer: PortalWriter, sync_settings: SyncSettings):
     """Every customer against every managed company: creates, drift to repair, deletions, link candidates."""
     with reported_as_failure():
@@ -309,7 +313,7 @@ def companies_reconcile_push(context: dg.AssetExecutionContext, config: Companie
     """Writes the reconciliation to Bitrix24 and records each company's outcome in glyms_b24.sync_audit."""
 
     def recompute(client: Any, settings: Settings) -> CompanySyncPlan:
-        rows = glyms_db.rows("all_customers")
+        rows = glyms_db.table("all_customers")
         found, candidates = read_directory(client, rows, settings.companies)
         portal_writer.note_read(RECONCILE, context)
         return plan_reconcile(rows, found, candidates, settings.companies, portal_writer, context)
@@ -350,7 +354,7 @@ def _push(context: Any, plan: CompanySyncPlan, dry_run: bool, allow_mass_deletio
     planned = {"plan_recomputed": recomputed or "no"}
     if dry_run:  # the claimed rows go back to PENDING when the run ends
         return dg.MaterializeResult(
-            value=[], metadata={"dry_run": True, "planned_writes": len(plan.writes), "deletion_guard": guard or "ok",
+            value=RowTable(PUSH_COLUMNS), metadata={"dry_run": True, "planned_writes": len(plan.writes), "deletion_guard": guard or "ok",
                                 **planned, "changes": dg.MetadataValue.md(plan_preview(plan))},
             check_results=[push_failure_check([], dry_run=True)])
 
@@ -366,9 +370,11 @@ def _push(context: Any, plan: CompanySyncPlan, dry_run: bool, allow_mass_deletio
         trail.record_skipped(_skipped_records(plan), also=lambda tx: settle_rows(
             tx, run_id, [d for c in quiet for d in decisions_for(c, None, settings)]))
 
+        renew_claims = ClaimRenewal(lambda: change_log.renew(run_id), settings.lease_seconds)
+
         def before_slice() -> None:
             lock.ensure_held()
-            change_log.renew(run_id)
+            renew_claims()
 
         def settle_also(outcomes: Any) -> Any:
             decisions = [d for o in outcomes for d in decisions_for(o.change, o, settings)]
@@ -384,7 +390,7 @@ def _push(context: Any, plan: CompanySyncPlan, dry_run: bool, allow_mass_deletio
                             f"and glyms_b24.sync_audit (run {run_id}).")
     counts = plan.counts()
     return dg.MaterializeResult(
-        value=outcome_rows(outcomes, action_of=_action),
+        value=outcome_table(outcomes, action_of=_action),
         metadata=push_metadata(outcomes, action_of=_action, duration=time.monotonic() - started,
                                counters_before=before, counters_after=client.counters.as_metadata(),
                                extra={**{k: counts[k] for k in ("unchanged", "invalid", "duplicate", "target_missing",

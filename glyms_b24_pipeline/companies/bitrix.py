@@ -10,6 +10,7 @@ from glyms_b24_pipeline.bitrix24.client import PAGE_SIZE, BatchCommand
 from glyms_b24_pipeline.companies.mapping import clean_text, normalise_email
 from glyms_b24_pipeline.companies.plan import WORK, CompanyAction, LinkCandidate, PlannedCompanyChange
 from glyms_b24_pipeline.config import CompaniesSettings
+from glyms_b24_pipeline.rows import PackedList, Row, column_index
 from glyms_b24_pipeline.sync.push import UNKNOWN, ChangeOutcome, WriteCommand
 
 #: ORIGIN_IDs per list command: 50 commands of 50 per batch look up 2,500 companies in one request
@@ -25,35 +26,64 @@ def company_select(settings: CompaniesSettings) -> list[str]:
     return [*BASE_SELECT, uf.codigo, uf.nombre_fantasia, uf.bloqueado]
 
 
+#: the keys kept of a multi-field entry (EMAIL, PHONE) of a company held for the plan
+ENTRY_KEYS = ("ID", "VALUE", "VALUE_TYPE", "TYPE_ID")
+_ENTRY_INDEX = column_index(ENTRY_KEYS)
+
+
+class CompanyCompactor:
+    """Companies as compact :class:`Row` mappings of the selected fields (their EMAIL and PHONE entries
+    too): a directory of 100,000 companies holds no 100,000 dicts of a dozen keys, nor their entries'."""
+
+    def __init__(self, select: list[str]):
+        self.keys = tuple(dict.fromkeys([*select, "ID"]))
+        self.index = column_index(self.keys)
+
+    def __call__(self, company: Mapping[str, Any]) -> Row:
+        values = []
+        for key in self.keys:
+            value = company.get(key)
+            if key in ("EMAIL", "PHONE") and isinstance(value, list):
+                value = tuple(Row(_ENTRY_INDEX, [e.get(k) for k in ENTRY_KEYS]) if isinstance(e, Mapping) else e
+                              for e in value)
+            values.append(value)
+        return Row(self.index, values)
+
+
 def _rows(outcome: Any) -> list[dict]:
     if not outcome.ok:
         raise outcome.error
     return outcome.result if isinstance(outcome.result, list) else []
 
 
-def lookup_by_origin(client: Any, origin_ids: Iterable[str], settings: CompaniesSettings) -> list[dict]:
-    """Every company whose ORIGIN_ID is one of ``origin_ids``, 2,500 ids per request."""
+def lookup_by_origin(client: Any, origin_ids: Iterable[str], settings: CompaniesSettings) -> list[Row]:
+    """Every company whose ORIGIN_ID is one of ``origin_ids``, 2,500 ids per request (compact rows)."""
     ids = sorted({str(i) for i in origin_ids}, key=lambda v: (len(v), v))
     select = company_select(settings)
+    compact = CompanyCompactor(select)
     chunks = [ids[i : i + LOOKUP_CHUNK] for i in range(0, len(ids), LOOKUP_CHUNK)]
     commands = [BatchCommand(f"o{n}", "crm.company.list",
                              {"select": select, "filter": {"@ORIGIN_ID": chunk}, "order": {"ID": "ASC"}, "start": -1})
                 for n, chunk in enumerate(chunks)]
-    found: list[dict] = []
-    outcomes = client.batch(commands) if commands else {}
-    for n, chunk in enumerate(chunks):
-        rows = _rows(outcomes[f"o{n}"])
-        found.extend(rows)
-        if len(rows) == PAGE_SIZE:  # more companies than ids (duplicates): page on from the last one
-            found.extend(client.list_fast("crm.company.list", {
-                "select": select, "filter": {"@ORIGIN_ID": chunk, ">ID": rows[-1]["ID"]}}, id_field="ID"))
+    found: list[Row] = PackedList()
+    per_request = LOOKUP_CHUNK  # one batch (2,500 ids) at a time: its answer is compacted before the next
+    for first in range(0, len(commands), per_request):
+        outcomes = client.batch(commands[first : first + per_request])
+        for n in range(first, min(first + per_request, len(commands))):
+            rows = _rows(outcomes[f"o{n}"])
+            found.extend(compact(row) for row in rows)
+            if len(rows) == PAGE_SIZE:  # more companies than ids (duplicates): page on from the last one
+                found.extend(compact(row) for row in client.iter_fast("crm.company.list", {
+                    "select": select, "filter": {"@ORIGIN_ID": chunks[n], ">ID": rows[-1]["ID"]}}, id_field="ID"))
     return found
 
 
-def list_managed_companies(client: Any, settings: CompaniesSettings) -> list[dict]:
-    """Every company that carries an ORIGIN_ID (fast listing, ~2,500 per request)."""
-    return client.list_fast("crm.company.list",
-                            {"select": company_select(settings), "filter": {"!ORIGIN_ID": ""}}, id_field="ID")
+def list_managed_companies(client: Any, settings: CompaniesSettings) -> list[Row]:
+    """Every company that carries an ORIGIN_ID (fast listing, ~2,500 per request), compacted as it streams in."""
+    select = company_select(settings)
+    compact = CompanyCompactor(select)
+    return PackedList(compact(company) for company in client.iter_fast(
+        "crm.company.list", {"select": select, "filter": {"!ORIGIN_ID": ""}}, id_field="ID"))
 
 
 def _phone_key(value: Any, region: str) -> Optional[str]:
@@ -156,7 +186,7 @@ class CompanyWrites:
 
     def read_back(self, client: Any, outcomes: Sequence[ChangeOutcome[PlannedCompanyChange]]) -> None:
         """Settle lost answers by what the portal holds now, looked up by ORIGIN_ID."""
-        by_origin: dict[str, list[dict]] = {}
+        by_origin: dict[str, list[Row]] = {}
         for company in lookup_by_origin(client, [o.glyms_key for o in outcomes], self.settings):
             by_origin.setdefault(clean_text(company.get("ORIGIN_ID")), []).append(company)
         for outcome in outcomes:

@@ -21,7 +21,8 @@ from glyms_b24_pipeline.companies.mapping import (
     with_deletion_note,
 )
 from glyms_b24_pipeline.config import CompaniesSettings
-from glyms_b24_pipeline.sync.basis import PlanBasis, PlanOfChanges
+from glyms_b24_pipeline.rows import frozen_fields
+from glyms_b24_pipeline.sync.basis import COMPACT, NO_FIELDS, PlanBasis, PlanOfChanges, no_fields
 
 WORK = "WORK"
 PROCESSED, ERROR, TARGET_MISSING = "PROCESSED", "ERROR", "TARGET_MISSING"
@@ -62,7 +63,7 @@ class LogRow(NamedTuple):
     attempts: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **COMPACT)
 class CustomerChanges:
     """A customer the run must bring in line: its current Glyms row (None = deleted) and its log rows."""
 
@@ -75,7 +76,7 @@ class CustomerChanges:
         return {row.operation.upper() for row in self.log_rows}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **COMPACT)
 class LinkCandidate:
     """A company without ORIGIN_ID that matches a customer by e-mail or phone."""
 
@@ -83,12 +84,12 @@ class LinkCandidate:
     matched_by: str  # email | phone
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **COMPACT)
 class PlannedCompanyChange:
     origin_id: str
     action: CompanyAction
     bitrix_id: Optional[int] = None
-    fields: Mapping[str, Any] = field(default_factory=dict)
+    fields: Mapping[str, Any] = field(default_factory=no_fields)
     log_rows: tuple[LogRow, ...] = ()
     reason: str = ""
     warnings: tuple[str, ...] = ()
@@ -220,11 +221,12 @@ def _plan_one(group: CustomerChanges, matches: Sequence[Mapping[str, Any]], sett
             return PlannedCompanyChange(group.origin_id, CompanyAction.TARGET_MISSING, log_rows=rows,
                                         reason="no company has this ORIGIN_ID (companies.missing_on_update)",
                                         warnings=warnings)
-        return PlannedCompanyChange(group.origin_id, CompanyAction.CREATE, None, create_fields(want), log_rows=rows,
-                                    warnings=warnings)
+        return PlannedCompanyChange(group.origin_id, CompanyAction.CREATE, None, frozen_fields(create_fields(want)),
+                                    log_rows=rows, warnings=warnings)
     changes = field_changes(want, have)
     action = CompanyAction.UPDATE if changes else CompanyAction.UNCHANGED
-    return PlannedCompanyChange(group.origin_id, action, bitrix_id, changes, log_rows=rows, warnings=warnings)
+    return PlannedCompanyChange(group.origin_id, action, bitrix_id, frozen_fields(changes) if changes else NO_FIELDS,
+                                log_rows=rows, warnings=warnings)
 
 
 def company_sync_plan(

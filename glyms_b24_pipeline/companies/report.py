@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from glyms_b24_pipeline.companies.plan import CompanyAction, CompanySyncPlan, PlannedCompanyChange
 from glyms_b24_pipeline.sync.report import PREVIEW_ROWS, preview
 
@@ -24,7 +26,9 @@ def _describe(change: PlannedCompanyChange) -> str:
 
 def plan_preview(plan: CompanySyncPlan, limit: int = PREVIEW_ROWS) -> str:
     """Markdown preview: writes and problems first, unchanged companies left out."""
-    shown = [c for action in _SHOWN for c in plan.by_action(action)]
+    counts = Counter(c.action for c in plan.changes)
+    shown = (c for action in _SHOWN if counts[action] for c in plan.changes if c.action == action)
     return preview(["action", "ORIGIN_ID (id_cliente)", "Bitrix24 id", "log rows", "change"],
-                   [(c.action.value, c.origin_id, c.bitrix_id, len(c.log_rows), _describe(c)) for c in shown],
-                   empty="No changes: the companies already match Glyms.", limit=limit)
+                   ((c.action.value, c.origin_id, c.bitrix_id, len(c.log_rows), _describe(c)) for c in shown),
+                   empty="No changes: the companies already match Glyms.", limit=limit,
+                   total=sum(counts[action] for action in _SHOWN))

@@ -3,14 +3,57 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import dagster as dg
 import pandas as pd
 import psycopg2.extensions
 
 from glyms_b24_pipeline.glyms.connection import connect, fetch_all
+from glyms_b24_pipeline.rows import Row, column_index, pack, unpack
 from glyms_b24_pipeline.sql_files import read_sql
+
+#: rows a server-side cursor brings per round trip when a query is streamed
+FETCH_ROWS = 5_000
+
+
+class RowTable:
+    """Rows of a query as tuples under one header: far less memory than as many dicts (100,000
+    rows of nine columns: no 100,000 hash tables), and it pickles in chunks between assets (:func:`pack`).
+
+    Iterating gives each row as a :class:`Row`, read by column name like a dict."""
+
+    __slots__ = ("columns", "rows")
+
+    def __init__(self, columns: Sequence[str], rows: Sequence[tuple] = ()):
+        self.columns: tuple[str, ...] = tuple(columns)
+        self.rows: list[tuple] = list(rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[Row]:
+        index = column_index(self.columns)
+        for values in self.rows:
+            yield Row(index, values)
+
+    def column(self, name: str) -> list[Any]:
+        """The values of one column, in row order."""
+        index = self.columns.index(name)
+        return [row[index] for row in self.rows]
+
+    def head(self, count: int) -> list[tuple]:
+        return self.rows[:count]
+
+    def dataframe(self) -> pd.DataFrame:
+        """The rows as a pandas DataFrame (a copy: for a look in a notebook, not for the sync)."""
+        return pd.DataFrame.from_records(self.rows, columns=list(self.columns))
+
+    def __getstate__(self) -> tuple:
+        return (self.columns, pack(self.rows))
+
+    def __setstate__(self, state: tuple) -> None:
+        self.columns, self.rows = state[0], unpack(state[1])
 
 
 class GlymsTransaction:
@@ -46,6 +89,23 @@ class GlymsDatabase(dg.ConfigurableResource):
                 cur.execute(read_sql(f"queries/{query}.sql"), params)
                 columns = [col.name for col in cur.description or ()]
                 return pd.DataFrame.from_records(cur.fetchall(), columns=columns)
+
+    def table(self, query: str, params: Optional[Mapping[str, Any]] = None, *,
+              fetch_rows: int = FETCH_ROWS) -> RowTable:
+        """Result of ``sql/queries/<query>.sql`` as a :class:`RowTable`, read through a server-side
+        cursor ``fetch_rows`` at a time (the driver never holds a second copy of the whole answer)."""
+        with connect(self.dsn, connect_timeout=self.connect_timeout_seconds) as conn:
+            with conn.cursor(name="glyms_b24_table") as cur:
+                cur.itersize = fetch_rows
+                cur.execute(read_sql(f"queries/{query}.sql"), params)
+                rows: list[tuple] = []
+                while True:
+                    chunk = cur.fetchmany(fetch_rows)
+                    rows.extend(chunk)
+                    if len(chunk) < fetch_rows:
+                        break
+                columns = [col.name for col in cur.description or ()]
+                return RowTable(columns, rows)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[GlymsTransaction]:

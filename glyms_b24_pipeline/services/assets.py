@@ -9,21 +9,25 @@ import time
 from typing import Any, Optional
 
 import dagster as dg
-import pandas as pd
 
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.config import ServicesSettings
 from glyms_b24_pipeline.failures import reported_as_failure
-from glyms_b24_pipeline.glyms.resource import GlymsDatabase
+from glyms_b24_pipeline.glyms.resource import GlymsDatabase, RowTable
 from glyms_b24_pipeline.operator import progress
 from glyms_b24_pipeline.operator.mappings import check_mappings
-from glyms_b24_pipeline.services.plan import Action, ServiceSyncPlan, service_sync_plan
+from glyms_b24_pipeline.services.plan import (
+    Action,
+    CatalogService,
+    ServiceSyncPlan,
+    normalise_price,
+    plan_against_catalog,
+)
 from glyms_b24_pipeline.services.push import (
-    CATALOG_SELECT,
-    PRICE_SELECT,
     ServiceWrites,
-    list_catalog_services,
-    list_service_prices,
+    iter_catalog_services,
+    iter_service_prices,
+    managed_catalog,
     skipped_records,
 )
 from glyms_b24_pipeline.services.report import plan_preview
@@ -33,14 +37,16 @@ from glyms_b24_pipeline.sync.basis import PlanBasis
 from glyms_b24_pipeline.sync.push import push_changes
 from glyms_b24_pipeline.sync.report import markdown_table
 from glyms_b24_pipeline.sync.results import (
+    PUSH_COLUMNS,
     enforce_guard,
     not_synced_metadata,
-    outcome_rows,
+    outcome_table,
     push_failure_check,
     push_failures_spec,
     push_metadata,
     raise_if_blocked,
 )
+from glyms_b24_pipeline.sync.text import optional_int
 from glyms_b24_pipeline.sync.writer import PortalWriter
 
 SYNC = "services"
@@ -49,7 +55,8 @@ GLYMS_SERVICES = dg.AssetKey(["glyms", "services"])
 CATALOG_SERVICES = dg.AssetKey(["bitrix24", "catalog_services"])
 SERVICES_PLAN = dg.AssetKey(["sync", "services_plan"])
 SERVICES_PUSH = dg.AssetKey(["bitrix24", "services_push"])
-PUSH_COLUMNS = ["glyms_key", "action", "bitrix_id", "outcome", "error"]
+#: rows of the Glyms answer shown in its preview
+PREVIEW_HEAD = 10
 
 
 def contract_parameters(settings: ServicesSettings) -> dict[str, list[int]]:
@@ -60,41 +67,20 @@ def contract_parameters(settings: ServicesSettings) -> dict[str, list[int]]:
 # --- the three reads and the plan, as plain functions: the assets and a recomputing push share them
 
 
-def read_glyms_services(db: GlymsDatabase, settings: ServicesSettings) -> pd.DataFrame:
-    return db.dataframe("active_services", contract_parameters(settings))
+def read_glyms_services(db: GlymsDatabase, settings: ServicesSettings) -> RowTable:
+    """Active Glyms services as compact rows, streamed from a server-side cursor."""
+    return db.table("active_services", contract_parameters(settings))
 
 
-def read_catalog(client: Any, settings: ServicesSettings) -> pd.DataFrame:
-    """The managed services (those with an xmlId) of the iblock, each with its price of the configured type."""
-    services = list_catalog_services(client, settings)
-    prices = list_service_prices(client, settings)
-    managed = [s for s in services if str(s.get("xmlId") or "").strip()]
-    managed_ids = {int(s["id"]) for s in managed}
-    price_df = pd.DataFrame(
-        [p for p in prices if int(p["productId"]) in managed_ids],
-        columns=PRICE_SELECT,
-    ).drop_duplicates("productId").rename(columns={"id": "price_id"})  # the portal allows one per type
-    df = pd.DataFrame(managed, columns=CATALOG_SELECT).merge(price_df, how="left", left_on="id", right_on="productId")
-    return df.drop(columns=["productId"])
+def read_catalog(client: Any, settings: ServicesSettings) -> list[CatalogService]:
+    """The managed services (those with an xmlId) of the iblock, each with its price of the configured type,
+    normalised as the listings stream in (never the whole listing as dicts)."""
+    return managed_catalog(iter_catalog_services(client, settings), iter_service_prices(client, settings), settings)
 
 
-def catalog_rows(catalog: pd.DataFrame) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Split the catalog asset back into service rows and price rows for the planner."""
-    records = catalog.astype(object).where(catalog.notna(), None).to_dict("records")
-    prices = [
-        {"id": r["price_id"], "productId": r["id"], "catalogGroupId": r["catalogGroupId"], "price": r["price"],
-         "currency": r["currency"]}
-        for r in records
-        if r.get("price_id") is not None
-    ]
-    return records, prices
-
-
-def plan_services(glyms: pd.DataFrame, catalog: pd.DataFrame, settings: ServicesSettings,
+def plan_services(glyms: RowTable, catalog: list[CatalogService], settings: ServicesSettings,
                   basis: Optional[PlanBasis]) -> ServiceSyncPlan:
-    glyms_rows = glyms.astype(object).where(glyms.notna(), None).to_dict("records")
-    items, prices = catalog_rows(catalog)
-    return service_sync_plan(glyms_rows, items, prices, settings, basis)
+    return plan_against_catalog(glyms, catalog, settings, basis)
 
 
 # --- assets
@@ -115,23 +101,25 @@ def glyms_services(glyms_db: GlymsDatabase, sync_settings: SyncSettings):
     """Active Glyms services with the newest price of the contract configured for their work-order type."""
     with reported_as_failure():
         settings = sync_settings.load().services
-        df = read_glyms_services(glyms_db, settings)
-    types = df["id_tipo_ot"].dropna().astype(int) if len(df) else pd.Series(dtype=int)
-    seen = sorted(set(types)) + (["(none)"] if df["id_tipo_ot"].isna().any() else [])
+        table = read_glyms_services(glyms_db, settings)
+    types = [optional_int(t) for t in table.column("id_tipo_ot")]
+    seen = sorted({t for t in types if t is not None}) + (["(none)"] if None in types else [])
     no_section = [t for t in seen if t == "(none)" or t not in settings.sections_by_tipo_ot]
     no_contract = [t for t in seen if t == "(none)" or t not in settings.contracts_by_tipo_ot]
-    unmapped_rows = int((~df["id_tipo_ot"].isin(list(settings.sections_by_tipo_ot))).sum()) if len(df) else 0
-    prices = pd.to_numeric(df["precio"], errors="coerce") if len(df) else pd.Series(dtype=float)
-    missing_price = int(prices.isna().sum())
-    negative_price = int((prices < 0).sum())
+    unmapped_rows = sum(1 for t in types if t not in settings.sections_by_tipo_ot)
+    prices = [normalise_price(p, settings.currency_decimals) for p in table.column("precio")]
+    missing_price = sum(1 for p in prices if p is None)
+    negative_price = sum(1 for p in prices if p is not None and p < 0)
+    del types, prices
     return dg.MaterializeResult(
-        value=df,
+        value=table,
         metadata={
-            "dagster/row_count": len(df),
+            "dagster/row_count": len(table),
             "without_price": missing_price,
             "work_order_types": str(seen),
             "preview": dg.MetadataValue.md(
-                markdown_table(list(df.columns), df.head(10).itertuples(index=False)) if len(df) else "(no rows)"
+                (f"First {min(PREVIEW_HEAD, len(table))} of {len(table):,} rows.\n\n"
+                 + markdown_table(list(table.columns), table.head(PREVIEW_HEAD))) if len(table) else "(no rows)"
             ),
         },
         check_results=[
@@ -163,14 +151,14 @@ def catalog_services(context: dg.AssetExecutionContext, bitrix24: Bitrix24Resour
         client = bitrix24.get_client()
         lock = portal_writer.hold(context, client.portal_url, settings.writer)
         before = client.counters.requests
-        df = read_catalog(client, settings.services)
+        catalog = read_catalog(client, settings.services)
         portal_writer.note_read(SYNC, context)
     return dg.MaterializeResult(
-        value=df,
+        value=catalog,
         metadata={
-            "dagster/row_count": len(df),
-            "active": int((df["active"] == "Y").sum()) if len(df) else 0,
-            "without_price": int(df["price_id"].isna().sum()) if len(df) else 0,
+            "dagster/row_count": len(catalog),
+            "active": sum(1 for service in catalog if service.active),
+            "without_price": sum(1 for service in catalog if service.price_id is None),
             "b24_requests": client.counters.requests - before,
             "lock_waited_seconds": round(lock.waited_seconds, 1),
         },
@@ -189,7 +177,7 @@ def _plan_metadata(plan: ServiceSyncPlan, settings: ServicesSettings) -> dict[st
 
 @dg.asset(key=SERVICES_PLAN, group_name=GROUP, kinds={"python"},
           ins={"glyms_services": dg.AssetIn(GLYMS_SERVICES), "catalog": dg.AssetIn(CATALOG_SERVICES)})
-def services_plan(context: dg.AssetExecutionContext, glyms_services: pd.DataFrame, catalog: pd.DataFrame,
+def services_plan(context: dg.AssetExecutionContext, glyms_services: RowTable, catalog: list,
                   portal_writer: PortalWriter, sync_settings: SyncSettings):
     """What the catalog needs to match Glyms: creates, updates, price changes, (re)activations, invalid rows."""
     with reported_as_failure():
@@ -247,7 +235,7 @@ def services_push(
     planned = {"plan_recomputed": recomputed or "no"}
     if config.dry_run:
         return dg.MaterializeResult(
-            value=pd.DataFrame(columns=PUSH_COLUMNS),
+            value=RowTable(PUSH_COLUMNS),
             metadata={"dry_run": True, "planned_writes": len(writes), "mass_deactivation_guard": guard or "ok",
                       **planned, "changes": dg.MetadataValue.md(plan_preview(plan))},
             check_results=[push_failure_check([], dry_run=True)],
@@ -271,7 +259,7 @@ def services_push(
         context.log.warning(f"{len(failed)} of {len(outcomes)} services failed; see the push_failures check and "
                             f"glyms_b24.sync_audit (run {context.run.run_id}).")
     return dg.MaterializeResult(
-        value=pd.DataFrame(outcome_rows(outcomes, action_of=_action), columns=PUSH_COLUMNS),
+        value=outcome_table(outcomes, action_of=_action),
         metadata=push_metadata(outcomes, action_of=_action, duration=time.monotonic() - started,
                                counters_before=before, counters_after=after,
                                extra={"skipped_invalid": skipped, **planned, **not_synced_metadata(

@@ -11,10 +11,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import Enum
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, NamedTuple, Optional
 
 from glyms_b24_pipeline.config import ServicesSettings
-from glyms_b24_pipeline.sync.basis import PlanBasis, PlanOfChanges
+from glyms_b24_pipeline.rows import frozen_fields
+from glyms_b24_pipeline.sync.basis import COMPACT, NO_FIELDS, PlanBasis, PlanOfChanges, no_fields
 from glyms_b24_pipeline.sync.text import clean_text, is_blank, optional_int
 
 # Bitrix24 keeps an iblock element's NAME in a 255-character column.
@@ -34,7 +35,7 @@ class Action(str, Enum):
 WRITING_ACTIONS = (Action.CREATE, Action.UPDATE, Action.REACTIVATE, Action.DEACTIVATE)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **COMPACT)
 class DesiredService:
     """A Glyms service as the catalog should hold it."""
 
@@ -47,7 +48,7 @@ class DesiredService:
     id_tipo_ot: Optional[int]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **COMPACT)
 class CatalogService:
     """A catalog service as Bitrix24 holds it, with its price of the configured type."""
 
@@ -63,14 +64,14 @@ class CatalogService:
     currency: Optional[str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **COMPACT)
 class PlannedChange:
     """What one service needs; ``fields`` and ``price`` are what will be sent."""
 
     xml_id: str
     action: Action
     bitrix_id: Optional[int] = None
-    fields: Mapping[str, Any] = field(default_factory=dict)
+    fields: Mapping[str, Any] = field(default_factory=no_fields)
     price: Optional[Decimal] = None
     price_id: Optional[int] = None
     old_price: Optional[Decimal] = None
@@ -200,8 +201,27 @@ def desired_service(row: Mapping[str, Any], settings: ServicesSettings) -> tuple
     )
 
 
+class CatalogPrice(NamedTuple):
+    """A catalog price row, normalised (a tuple: a catalog may hold 100,000)."""
+
+    price_id: Optional[int]
+    price: Optional[Decimal]
+    currency: str
+
+
+def catalog_price(price_row: Mapping[str, Any], decimals: int) -> CatalogPrice:
+    """Normalise a ``catalog.price.list`` row."""
+    return CatalogPrice(optional_int(price_row.get("id")), normalise_price(price_row.get("price"), decimals),
+                        normalise_text(price_row.get("currency")))
+
+
 def catalog_service(item: Mapping[str, Any], price_row: Optional[Mapping[str, Any]], decimals: int) -> CatalogService:
     """Normalise a ``catalog.product.service.list`` row and its price row."""
+    return priced_catalog_service(item, catalog_price(price_row, decimals) if price_row else None)
+
+
+def priced_catalog_service(item: Mapping[str, Any], price: Optional[CatalogPrice]) -> CatalogService:
+    """Normalise a ``catalog.product.service.list`` row with its normalised price (or None)."""
     return CatalogService(
         bitrix_id=int(item["id"]),
         xml_id=normalise_text(item.get("xmlId")),
@@ -210,9 +230,9 @@ def catalog_service(item: Mapping[str, Any], price_row: Optional[Mapping[str, An
         code=normalise_text(item.get("code")),
         active=normalise_text(item.get("active")).upper() != "N",
         section_id=optional_int(item.get("iblockSectionId")),
-        price_id=optional_int(price_row.get("id")) if price_row else None,
-        price=normalise_price(price_row.get("price"), decimals) if price_row else None,
-        currency=normalise_text(price_row.get("currency")) if price_row else None,
+        price_id=price.price_id if price else None,
+        price=price.price if price else None,
+        currency=price.currency if price else None,
     )
 
 
@@ -246,10 +266,19 @@ def service_sync_plan(
     for row in price_rows:
         if optional_int(row.get("catalogGroupId")) == settings.price_type_id:
             prices_by_product.setdefault(int(row["productId"]), row)
+    catalog = (catalog_service(item, prices_by_product.get(int(item["id"])), decimals) for item in catalog_items)
+    return plan_against_catalog(glyms_rows, catalog, settings, basis)
 
+
+def plan_against_catalog(
+    glyms_rows: Iterable[Mapping[str, Any]],
+    catalog: Iterable[CatalogService],
+    settings: ServicesSettings,
+    basis: Optional[PlanBasis] = None,
+) -> ServiceSyncPlan:
+    """:func:`service_sync_plan` on a catalog already normalised (rows without an xmlId are ignored)."""
     catalog_by_xml: dict[str, list[CatalogService]] = {}
-    for item in catalog_items:
-        service = catalog_service(item, prices_by_product.get(int(item["id"])), decimals)
+    for service in catalog:
         if service.xml_id:
             catalog_by_xml.setdefault(service.xml_id, []).append(service)
 
@@ -282,7 +311,8 @@ def service_sync_plan(
             }
             if want.section_id is not None:
                 fields["iblockSectionId"] = want.section_id
-            changes.append(PlannedChange(xml_id, Action.CREATE, fields=fields, price=want.price, warnings=warnings))
+            changes.append(PlannedChange(xml_id, Action.CREATE, fields=frozen_fields(fields), price=want.price,
+                                         warnings=warnings))
             continue
         fields = _field_changes(want, have, settings)
         action = Action.UPDATE
@@ -299,7 +329,7 @@ def service_sync_plan(
                 xml_id,
                 action,
                 bitrix_id=have.bitrix_id,
-                fields=fields,
+                fields=frozen_fields(fields) if fields else NO_FIELDS,
                 price=price,
                 price_id=have.price_id,
                 old_price=have.price,

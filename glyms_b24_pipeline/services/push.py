@@ -2,30 +2,71 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 
 from glyms_b24_pipeline.bitrix24.encoding import ResultRef
 from glyms_b24_pipeline.config import ServicesSettings
-from glyms_b24_pipeline.services.plan import Action, CatalogService, PlannedChange, catalog_service, normalise_text
+from glyms_b24_pipeline.rows import PackedList
+from glyms_b24_pipeline.services.plan import (
+    Action,
+    CatalogPrice,
+    CatalogService,
+    PlannedChange,
+    catalog_price,
+    catalog_service,
+    normalise_text,
+    priced_catalog_service,
+)
 from glyms_b24_pipeline.sync.audit import AuditRecord
 from glyms_b24_pipeline.sync.push import UNKNOWN, ChangeOutcome, WriteCommand
+from glyms_b24_pipeline.sync.text import optional_int
 
 CATALOG_SELECT = ["id", "iblockId", "xmlId", "name", "active", "code", "detailText", "iblockSectionId"]
 PRICE_SELECT = ["id", "productId", "catalogGroupId", "price", "currency"]
 
 
-def list_catalog_services(client: Any, settings: ServicesSettings, **filters: Any) -> list[dict]:
-    """Service products of the configured iblock (fast listing), narrowed by ``filters``."""
-    return client.list_fast("catalog.product.service.list",
+def iter_catalog_services(client: Any, settings: ServicesSettings, **filters: Any) -> Iterator[dict]:
+    """Service products of the configured iblock (fast listing, a request's rows at a time), narrowed by ``filters``."""
+    return client.iter_fast("catalog.product.service.list",
                             {"select": CATALOG_SELECT, "filter": {"iblockId": settings.iblock_id, **filters}},
                             id_field="id", result_key="services")
 
 
-def list_service_prices(client: Any, settings: ServicesSettings, **filters: Any) -> list[dict]:
-    """Price rows of the configured price type (fast listing), narrowed by ``filters``."""
-    return client.list_fast("catalog.price.list",
+def iter_service_prices(client: Any, settings: ServicesSettings, **filters: Any) -> Iterator[dict]:
+    """Price rows of the configured price type (fast listing, a request's rows at a time), narrowed by ``filters``."""
+    return client.iter_fast("catalog.price.list",
                             {"select": PRICE_SELECT, "filter": {"catalogGroupId": settings.price_type_id, **filters}},
                             id_field="id", result_key="prices")
+
+
+def list_catalog_services(client: Any, settings: ServicesSettings, **filters: Any) -> list[dict]:
+    return list(iter_catalog_services(client, settings, **filters))
+
+
+def list_service_prices(client: Any, settings: ServicesSettings, **filters: Any) -> list[dict]:
+    return list(iter_service_prices(client, settings, **filters))
+
+
+def managed_catalog(items: Iterable[Mapping[str, Any]], price_rows: Iterable[Mapping[str, Any]],
+                    settings: ServicesSettings) -> list[CatalogService]:
+    """The managed services (those with an xmlId), normalised, each with its price of the configured type.
+
+    Both inputs are consumed once, row by row: the prices first (kept as compact tuples, the first
+    one per product: the portal allows one per type), then the services, so a listing of 100,000 is
+    never held as dicts."""
+    decimals = settings.currency_decimals
+    prices: dict[int, CatalogPrice] = {}
+    for row in price_rows:
+        if optional_int(row.get("catalogGroupId")) == settings.price_type_id:
+            product_id = int(row["productId"])
+            if product_id not in prices:
+                prices[product_id] = catalog_price(row, decimals)
+    services: list[CatalogService] = PackedList()  # pickled in chunks between assets
+    for item in items:
+        if not str(item.get("xmlId") or "").strip():
+            continue
+        services.append(priced_catalog_service(item, prices.pop(int(item["id"]), None)))
+    return services
 
 
 class ServiceWrites:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from glyms_b24_pipeline.services.plan import Action, PlannedChange, ServiceSyncPlan
 from glyms_b24_pipeline.sync.report import PREVIEW_ROWS, preview
 
@@ -19,8 +21,10 @@ def _describe(change: PlannedChange) -> str:
 def plan_preview(plan: ServiceSyncPlan, limit: int = PREVIEW_ROWS) -> str:
     """Markdown preview of the changes (writes and problems first; unchanged rows left out)."""
     order = [Action.CREATE, Action.UPDATE, Action.REACTIVATE, Action.DEACTIVATE, Action.INVALID, Action.DUPLICATE]
-    shown = [c for action in order for c in plan.by_action(action)]
+    counts = Counter(c.action for c in plan.changes)
+    shown = (c for action in order if counts[action] for c in plan.changes if c.action == action)
     return preview(["action", "xmlId (id_prestacion)", "Bitrix24 id", "change"],
-                   [(c.action.value, c.xml_id, c.bitrix_id, _describe(c)) for c in shown],
-                   empty="No changes: the catalog already matches Glyms.", limit=limit)
+                   ((c.action.value, c.xml_id, c.bitrix_id, _describe(c)) for c in shown),
+                   empty="No changes: the catalog already matches Glyms.", limit=limit,
+                   total=sum(counts[action] for action in order))
 

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase, GlymsTransaction
+from glyms_b24_pipeline.sync.basis import COMPACT
 
 SENT = "sent"  # recorded before the write leaves; settled to success or failed afterwards
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **COMPACT)
 class AuditRecord:
     entity: str
     glyms_key: str

@@ -2,10 +2,46 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
-from typing import Any, Generic, Sequence, TypeVar
+from typing import Any, Generic, Iterator, Mapping, Sequence, TypeVar
+
+from glyms_b24_pipeline.rows import pack, unpack
 
 Change = TypeVar("Change")
+
+#: ``@dataclass(frozen=True, **COMPACT)``: records held once per row (a plan of 100,000 changes) get
+#: ``__slots__`` (no per-instance ``__dict__``) where frozen slotted dataclasses pickle (3.11+)
+COMPACT: dict[str, Any] = {"slots": True} if sys.version_info >= (3, 11) else {}
+
+
+class _NoFields(Mapping[str, Any]):
+    """An empty, immutable mapping; one instance (``NO_FIELDS``) serves every change that writes no field."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Any:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
+
+    def __reduce__(self) -> str:
+        return "NO_FIELDS"  # unpickles as this module's instance
+
+
+#: the ``fields`` of a planned change that writes none: a no-op run of 100,000 holds no 100,000 empty dicts
+NO_FIELDS: Mapping[str, Any] = _NoFields()
+
+
+def no_fields() -> Mapping[str, Any]:
+    return NO_FIELDS
 
 
 @dataclass(frozen=True)
@@ -17,6 +53,13 @@ class PlanBasis:
     plan_id: str
 
 
+class _Packed:
+    """Pickled chunks of a plan's changes (a marker, so an older pickle without it still loads)."""
+
+    def __init__(self, chunks: list[bytes]):
+        self.chunks = chunks
+
+
 class PlanOfChanges(Generic[Change]):
     """What every sync's plan answers: its changes by action, and those that write to Bitrix24.
 
@@ -24,6 +67,17 @@ class PlanOfChanges(Generic[Change]):
     """
 
     changes: Sequence[Change]
+
+    # the IO manager pickles the plan between assets: its changes go in chunks (see rows.pack)
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["changes"] = _Packed(pack(state["changes"]))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if isinstance(state.get("changes"), _Packed):
+            state = {**state, "changes": tuple(unpack(state["changes"].chunks))}
+        self.__dict__.update(state)  # a frozen dataclass: no __setattr__
 
     def by_action(self, action: Any) -> list[Change]:
         return [c for c in self.changes if c.action == action]  # type: ignore[attr-defined]

@@ -23,6 +23,7 @@ from glyms_b24_pipeline.bitrix24.client import BatchCommand
 from glyms_b24_pipeline.bitrix24.errors import AuthError
 from glyms_b24_pipeline.glyms.resource import GlymsTransaction
 from glyms_b24_pipeline.sync.audit import SENT, AuditRecord, AuditTrail
+from glyms_b24_pipeline.sync.basis import COMPACT
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ SUCCESS, FAILED, UNKNOWN = "success", "failed", "unknown"
 C = TypeVar("C")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **COMPACT)
 class WriteCommand:
     """One Bitrix24 call of a change; ``params`` may hold ``ResultRef`` values naming earlier keys."""
 
@@ -49,7 +50,7 @@ class WriteCommand:
 TRANSIENT, PERMANENT, BLOCKED = "transient", "permanent", "blocked"
 
 
-@dataclass
+@dataclass(**COMPACT)
 class CommandStep:
     """How one command ended: success, failed, or unknown (its answer was lost)."""
 
@@ -69,7 +70,7 @@ def failure_kind(error: Any) -> str:
     return PERMANENT
 
 
-@dataclass
+@dataclass(**COMPACT)
 class ChangeOutcome(Generic[C]):
     """What became of one planned change."""
 
@@ -95,6 +96,12 @@ class ChangeOutcome(Generic[C]):
         """The worst failure kind of the change's steps (blocked > permanent > transient), or None."""
         kinds = {step.failure for step in self.steps if step.status != SUCCESS}
         return next((kind for kind in (BLOCKED, PERMANENT, TRANSIENT) if kind in kinds), None)
+
+    def compact(self) -> None:
+        """Once settled, a change that succeeded keeps no steps (their commands copy its fields): ``ok``,
+        ``errors`` and ``failure`` answer the same. A failed one keeps them, to say what failed."""
+        if self.ok and not self.unknown:
+            self.steps = []
 
     def settle_step(self, step: CommandStep, applied: bool, *, missing: str = "the write is not in Bitrix24 (read back)") -> None:
         """Decide a lost answer from what the portal holds now."""
@@ -175,7 +182,7 @@ def push_changes(
                     created = adapter.created_id(cmd, result.result)
                     if created is not None:
                         outcome.bitrix_id = created
-                    outcome.steps.append(CommandStep(cmd, SUCCESS, result=result.result))
+                    outcome.steps.append(CommandStep(cmd, SUCCESS))  # the answer is not kept: 100,000 of them add up
                 else:
                     status = UNKNOWN if getattr(result.error, "outcome_unknown", False) else FAILED
                     outcome.steps.append(CommandStep(cmd, status, str(result.error), failure=failure_kind(result.error)))
@@ -185,6 +192,8 @@ def push_changes(
             also = settle_also(slice_outcomes) if settle_also else None
             trail.settle(audit_ids, [record for outcome in slice_outcomes for record in audit_records(adapter, outcome)],
                          also=also)
+        for outcome in slice_outcomes:
+            outcome.compact()
         outcomes.extend(slice_outcomes)
         if on_progress is not None:
             on_progress(len(outcomes), total)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+import itertools
+from typing import Iterable, Optional, Sequence, Sized
 
 PREVIEW_ROWS = 40
 
@@ -19,9 +20,17 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> 
     return "\n".join(lines)
 
 
-def preview(headers: Sequence[str], rows: Sequence[Sequence[object]], *, empty: str, limit: int = PREVIEW_ROWS) -> str:
-    """A markdown table of the first ``limit`` rows, saying how many more there are."""
-    if not rows:
+def preview(headers: Sequence[str], rows: Iterable[Sequence[object]], *, empty: str, limit: int = PREVIEW_ROWS,
+            total: Optional[int] = None) -> str:
+    """A markdown table of the first ``limit`` rows, saying how many it shows of how many.
+
+    ``rows`` is read only up to ``limit`` (a generator of 100,000 described changes costs 40);
+    ``total`` says how many there are when ``rows`` is not a sized sequence."""
+    shown = list(itertools.islice(rows, limit))
+    if total is None:
+        total = len(rows) if isinstance(rows, Sized) else len(shown)
+    if not shown:
         return empty
-    more = f"\n\n... and {len(rows) - limit} more." if len(rows) > limit else ""
-    return markdown_table(headers, rows[:limit]) + more
+    if total <= len(shown):
+        return markdown_table(headers, shown)
+    return f"First {len(shown):,} of {total:,}.\n\n" + markdown_table(headers, shown)

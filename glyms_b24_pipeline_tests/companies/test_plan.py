@@ -208,3 +208,15 @@ def test_every_claimed_row_ends_with_a_truthful_status():
     invalid = _plan([CustomerChanges("21", {**CUSTOMER, "razon_social": ""}, (row(9),))]).changes[0]
     assert decisions_for(invalid, None, settings) == [RowDecision(9, "ERROR", "razon_social (TITLE) is blank")]
     assert retry_delay(0, settings) == 60 and retry_delay(2, settings) == 240
+
+
+def test_claims_are_renewed_before_the_first_slice_then_once_a_tenth_of_the_lease_has_passed():
+    from glyms_b24_pipeline.companies.changelog import ClaimRenewal
+
+    now = [0.0]
+    renewed = []
+    renewal = ClaimRenewal(lambda: renewed.append(now[0]), lease_seconds=900, clock=lambda: now[0])
+    for moment in (0, 10, 89.9, 90, 100, 179, 185, 400):
+        now[0] = moment
+        renewal()
+    assert renewed == [0, 90, 185, 400] and renewal.renewals == 4
