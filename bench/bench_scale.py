@@ -1,8 +1,9 @@
 """Benchmark: peak memory and wall time of `glyms-b24 sync` processes at 1,000 / 10,000 / 100,000 rows.
 
 For each N, a fresh Glyms database gets N services (with their price history) and N customers
-(inserted through the triggers, so N pending change-log rows); the emulator runs unthrottled in
-its own process; then real `glyms-b24` processes run, one after the other, each measured for its
+(inserted through the triggers, so N pending change-log rows); the emulator runs in its own
+process, unthrottled (``--limits standard``: at the standard plan's 50 burst / 2 per s, the client
+pacing itself to match); then real `glyms-b24` processes run, one after the other, each measured for its
 peak resident memory (the kernel's high-water mark of the process, from ``wait4``) and its wall
 time, and the emulator counts the portal requests each one made:
 
@@ -14,6 +15,7 @@ A share of the seeded rows is invalid on purpose (blank names, ...), so the runs
 ("done with problems": rows not synced); exit 2 or more is a failure.
 
     python bench/bench_scale.py [--sizes 1000,10000,100000] [--runs services,companies,reconcile]
+                                [--limits unthrottled|standard]
 
 PostgreSQL: $GLYMS_B24_TEST_PG_DSN when set, else an embedded server started here. The Dagster
 run history goes to its own fresh database on the same server.
@@ -35,21 +37,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from bench_services_sync import legacy_requests  # the legacy script's calls, defined once
+
 RUN_KINDS = ("services", "companies", "reconcile")
+# the portal's leaky bucket (burst, drain per second): lifted, or the standard plan's
+PORTAL_LIMITS = {"unthrottled": (100_000, 100_000.0), "standard": (50, 2.0)}
 
 
 # --- the emulator's own process: started unthrottled, answers "count" on stdin ---------------
 
 
-def serve_emulator() -> int:
-    """Child mode: an unthrottled emulator set up as the lab's portal; prints its webhook, then
-    answers each ``count`` line on stdin with the portal requests (and 503s) since the last one."""
+def serve_emulator(limits: str) -> int:
+    """Child mode: an emulator set up as the lab's portal (unthrottled, or at the standard plan's limits);
+    prints its webhook, then answers each ``count`` line on stdin with the portal requests (and 503s)
+    since the last one."""
     from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
     from glyms_b24_pipeline.config import Settings
     from glyms_b24_pipeline.sandbox.portal import prepare_lab_portal
 
     settings = EmulatorSettings()
-    settings.rate_limit_burst, settings.rate_limit_drain_per_second = 100_000, 100_000.0
+    settings.rate_limit_burst, settings.rate_limit_drain_per_second = PORTAL_LIMITS[limits]
     emulator = Bitrix24Emulator(settings).start()
     prepare_lab_portal(emulator, Settings())
     print(json.dumps({"webhook": emulator.add_webhook(user_id=1)}), flush=True)
@@ -66,8 +73,9 @@ def serve_emulator() -> int:
 
 
 class EmulatorProcess:
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve-emulator"], stdin=subprocess.PIPE,
+    def __init__(self, limits: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, __file__, "--serve-emulator", "--limits", limits],
+                                     stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         self.webhook = json.loads(self.proc.stdout.readline())["webhook"]
@@ -100,6 +108,7 @@ class Measure:
     requests: int
     rejected: int
     floor: Optional[int]
+    legacy: Optional[int]
     seconds: float
     peak_mb: float
     exit_code: int
@@ -127,71 +136,62 @@ def glyms_b24() -> str:
     return str(found) if found.exists() else (shutil.which("glyms-b24") or "glyms-b24")
 
 
-def measure_size(admin_dsn: str, n: int, kinds: list[str]) -> list[Measure]:
+def measure_size(admin_dsn: str, n: int, kinds: list[str], limits: str) -> list[Measure]:
     from glyms_b24_pipeline.config import ServicesSettings
-    from glyms_b24_pipeline.glyms.install import install_sql
     from glyms_b24_pipeline.glyms.resource import GlymsDatabase
     from glyms_b24_pipeline.instance import write_instance_yaml
     from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
-    from glyms_b24_pipeline.sandbox.postgres import (
-        apply_glyms_schema,
-        create_database,
-        database_name,
-        drop_database,
-        sqlalchemy_url,
-    )
+    from glyms_b24_pipeline.sandbox.postgres import scratch_database, scratch_glyms_database, sqlalchemy_url
     from glyms_b24_pipeline.services.assets import contract_parameters
 
-    dsn = create_database(admin_dsn)
-    dagster_dsn = create_database(admin_dsn)
     home = Path(tempfile.mkdtemp(prefix="bench-scale-home-"))
     emulator: Optional[EmulatorProcess] = None
     results: list[Measure] = []
-    try:
-        started = time.monotonic()
-        apply_glyms_schema(dsn)
-        install_sql(dsn)
-        seed_glyms(dsn, services=n, customers=n if {"companies", "reconcile"} & set(kinds) else 0, seed=2024)
-        n_active = len(GlymsDatabase(dsn=dsn).rows("active_services", contract_parameters(ServicesSettings())))
-        print(f"N={n}: seeded in {time.monotonic() - started:.1f} s ({n_active} active services)", flush=True)
-        write_instance_yaml(home, sqlalchemy_url(dagster_dsn))
-        config = home / "glyms_b24.yaml"
-        # the client paces itself at the configured plan's limits: unthrottled too, as the emulator
-        config.write_text(f"companies:\n  claim_limit: {max(n, 10_000)}\n"
-                          "bitrix24:\n  rate_limit: {burst: 100000, drain_per_second: 100000}\n", encoding="utf-8")
-        emulator = EmulatorProcess()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "GLYMS_", "DAGSTER_"))}
-        env.update(GLYMS_PG_DSN=dsn, B24_WEBHOOK_URL=emulator.webhook, DAGSTER_HOME=str(home),
-                   GLYMS_B24_CONFIG=str(config))
-        subprocess.run([glyms_b24(), "init-instance"], env=env, check=True, stdout=subprocess.DEVNULL)
-        emulator.count()
+    started = time.monotonic()
+    with scratch_glyms_database(admin_dsn) as dsn, scratch_database(admin_dsn) as dagster_dsn:
+        try:
+            seed_glyms(dsn, services=n, customers=n if {"companies", "reconcile"} & set(kinds) else 0, seed=2024)
+            n_active = len(GlymsDatabase(dsn=dsn).rows("active_services", contract_parameters(ServicesSettings())))
+            print(f"N={n}: seeded in {time.monotonic() - started:.1f} s ({n_active} active services)", flush=True)
+            write_instance_yaml(home, sqlalchemy_url(dagster_dsn))
+            config = home / "glyms_b24.yaml"
+            # the client paces itself at the configured plan's limits: the emulator's
+            burst, drain = PORTAL_LIMITS[limits]
+            config.write_text(f"companies:\n  claim_limit: {max(n, 10_000)}\n"
+                              f"bitrix24:\n  rate_limit: {{burst: {burst}, drain_per_second: {drain}}}\n", encoding="utf-8")
+            emulator = EmulatorProcess(limits)
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "GLYMS_", "DAGSTER_"))}
+            env.update(GLYMS_PG_DSN=dsn, B24_WEBHOOK_URL=emulator.webhook, DAGSTER_HOME=str(home),
+                       GLYMS_B24_CONFIG=str(config))
+            subprocess.run([glyms_b24(), "init-instance"], env=env, check=True, stdout=subprocess.DEVNULL)
+            emulator.count()
 
-        def one(sync: str, run: str, argv: list[str], floor: Optional[int]) -> None:
-            code, seconds, peak, line = run_measured([glyms_b24(), *argv], env)
-            requests, rejected = emulator.count()  # type: ignore[union-attr]
-            m = Measure(n, sync, run, requests, rejected, floor, seconds, peak, code, line)
-            results.append(m)
-            print(f"  {sync:9} {run:12} exit {code}  {requests:6} requests  {seconds:8.1f} s  {peak:7.1f} MB  {line}",
-                  flush=True)
+            def one(sync: str, run: str, argv: list[str], floor: Optional[int], legacy: Optional[int]) -> None:
+                code, seconds, peak, line = run_measured([glyms_b24(), *argv], env)
+                requests, rejected = emulator.count()  # type: ignore[union-attr]
+                m = Measure(n, sync, run, requests, rejected, floor, legacy, seconds, peak, code, line)
+                results.append(m)
+                print(f"  {sync:9} {run:12} exit {code}  {requests:6} requests  {seconds:8.1f} s  {peak:7.1f} MB  {line}",
+                      flush=True)
 
-        pages = math.ceil(n / 2500)
-        if "services" in kinds:
-            # the floors of bench_services_sync.py; +1 for the mapping check before the push
-            one("services", "initial load", ["sync", "--type", "services"],
-                math.ceil(n_active / 25) + 2 * pages + 5)
-            one("services", "no-op", ["sync", "--type", "services"], 2 * pages + 3)
-        if "companies" in kinds:
-            # ceil(C/2500) look-ups + 1 mapping check + ceil(C/50) write batches
-            one("companies", "consumer", ["sync", "--type", "companies"], pages + 1 + math.ceil(n / 50))
-        if "reconcile" in kinds:
-            # no floor: customers without a company (the seeded blank names) also cost link-candidate look-ups
-            one("companies", "reconcile", ["reconcile", "companies"], None)
-    finally:
-        if emulator is not None:
-            emulator.stop()
-        drop_database(admin_dsn, database_name(dsn))
-        drop_database(admin_dsn, database_name(dagster_dsn))
-        shutil.rmtree(home, ignore_errors=True)
+            pages = math.ceil(n / 2500)
+            if "services" in kinds:
+                # the floors of bench_services_sync.py; +1 for the mapping check before the push
+                one("services", "initial load", ["sync", "--type", "services"],
+                    math.ceil(n_active / 25) + 2 * pages + 5, legacy_requests(n_active, 0, 0))
+                one("services", "no-op", ["sync", "--type", "services"], 2 * pages + 3,
+                    legacy_requests(n_active, n_active, 0))
+            if "companies" in kinds:
+                # ceil(C/2500) look-ups + 1 mapping check + ceil(C/50) write batches
+                # the legacy consumer: a look-up and a write per log row
+                one("companies", "consumer", ["sync", "--type", "companies"], pages + 1 + math.ceil(n / 50), 2 * n)
+            if "reconcile" in kinds:
+                # no floor: customers without a company (the seeded blank names) also cost link-candidate look-ups
+                one("companies", "reconcile", ["reconcile", "companies"], None, None)  # the legacy had none
+        finally:
+            if emulator is not None:
+                emulator.stop()
+            shutil.rmtree(home, ignore_errors=True)
     return results
 
 
@@ -199,11 +199,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated N (default 1000,10000,100000)")
     parser.add_argument("--runs", default=",".join(RUN_KINDS), help=f"which runs (default {','.join(RUN_KINDS)})")
+    parser.add_argument("--limits", choices=sorted(PORTAL_LIMITS), default="unthrottled",
+                        help="the portal's rate limit: lifted (default), or the standard plan's 50 burst / 2 per s")
     parser.add_argument("--json", metavar="FILE", help="also write the measures to FILE")
     parser.add_argument("--serve-emulator", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_emulator:
-        return serve_emulator()
+        return serve_emulator(args.limits)
     # a SIGTERM still drops the bench's databases and stops the emulator (the finally blocks run)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -212,29 +214,26 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown runs: {', '.join(sorted(unknown))}")
 
-    from glyms_b24_pipeline.sandbox.postgres import EmbeddedPostgres
+    from glyms_b24_pipeline.sandbox.postgres import postgres_for_tests
 
-    server = None
-    admin_dsn = os.environ.get("GLYMS_B24_TEST_PG_DSN")
-    if not admin_dsn:
-        server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="bench-pg-")))
-        admin_dsn = server.admin_dsn
     measures: list[Measure] = []
-    try:
+    with postgres_for_tests() as admin_dsn:
         for n in sizes:
-            measures += measure_size(admin_dsn, n, kinds)
-    finally:
-        if server is not None:
-            server.stop()
+            measures += measure_size(admin_dsn, n, kinds, args.limits)
 
-    header = ("N", "sync", "run", "exit", "requests", "floor", "503s", "wall s", "peak RSS MB")
-    widths = [7, 9, 12, 4, 8, 6, 5, 8, 11]
-    print("\nglyms-b24 processes against the emulator, unthrottled (peak RSS: the process's high-water mark)")
-    print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
+    burst, drain = PORTAL_LIMITS[args.limits]
+    limit_text = "unthrottled" if args.limits == "unthrottled" else f"at {burst} burst / {drain:g} per s"
+    print(f"\nglyms-b24 processes against the emulator, {limit_text} (peak RSS: the process's high-water mark)")
+    print("| N | run | exit | requests (floor) | 503s | wall time | requests/s | of the limit | peak RSS "
+          "| legacy requests |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for m in measures:
-        cells = (m.n, m.sync, m.run, m.exit_code, m.requests, m.floor if m.floor is not None else "-", m.rejected,
-                 f"{m.seconds:.1f}", f"{m.peak_mb:.0f}")
-        print("  ".join(str(c).rjust(w) for c, w in zip(cells, widths, strict=True)))
+        floor = f" ({m.floor:,})" if m.floor is not None else ""
+        rate = m.requests / m.seconds if m.seconds else 0.0
+        share = f"{rate / drain:.0%}" if args.limits == "standard" else "-"
+        legacy = f"{m.legacy:,}" if m.legacy is not None else "-"
+        print(f"| {m.n:,} | {m.sync} {m.run} | {m.exit_code} | {m.requests:,}{floor} | {m.rejected} | {m.seconds:,.1f} s "
+              f"| {rate:.1f} | {share} | {m.peak_mb:.0f} MB | {legacy} |")
     over = [m for m in measures if m.floor is not None and m.requests > m.floor]
     for m in over:
         print(f"N={m.n} {m.sync} {m.run}: {m.requests} requests, over the floor of {m.floor}")

@@ -56,6 +56,8 @@ SMALL_RUNS = {
     "companies": ["--rows", "40", "--customers", "40", "--db-rows", "100"],
     "emulator": ["--sizes", "50", "100", "--seconds", "0.05", "--rounds", "2"],
     "latency": ["--edits", "1", "--timeout", "120"],
+    "scale": ["--sizes", "100"],
+    "scale_limits": ["--sizes", "100", "--limits", "standard", "--runs", "services"],
 }
 
 
@@ -74,3 +76,17 @@ def test_every_benchmark_runs_at_a_small_size_and_prints_its_table(name, pg_admi
 
 def test_every_benchmark_has_a_small_run():
     assert set(SMALL_RUNS) == {b.name for b in _run_all().BENCHMARKS}
+
+
+def test_record_writes_one_section_from_a_saved_output_and_keeps_the_rest(tmp_path, monkeypatch):
+    run_all = _run_all()
+    results = tmp_path / "RESULTS.md"
+    results.write_text(run_all.HEADER + "\n<!-- bench:pacing -->\n## Pacing\n\n| x |\n|---|\n", encoding="utf-8")
+    monkeypatch.setattr(run_all, "RESULTS", results)
+    output = tmp_path / "out.txt"
+    output.write_text("seeding...\nScale, unthrottled\n| N | run |\n|---:|---|\n| 100 | services no-op |\n")
+    assert run_all.main(["--record", "scale", str(output)]) == 0
+    sections = run_all.previous_sections(results.read_text(encoding="utf-8"))
+    assert sections["pacing"] == "<!-- bench:pacing -->\n## Pacing\n\n| x |\n|---|\n"
+    assert "Scale, unthrottled\n\n| N | run |\n|---:|---|\n| 100 | services no-op |" in sections["scale"]
+    assert "`python bench/bench_scale.py`" in sections["scale"]

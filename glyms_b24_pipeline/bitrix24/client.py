@@ -9,7 +9,7 @@
 * ``batch``: any number of commands in chunks of 50, one :class:`CommandOutcome` per key;
   references between commands are :class:`ResultRef` objects, and a command whose data the
   portal would read as a placeholder (``$result[...]``) goes alone, as a JSON call;
-* ``list_fast``: ``start=-1`` keyset paging, 50 chained pages per batch (~2,500 rows/request).
+* ``iter_fast`` / ``list_fast``: ``start=-1`` keyset paging, 50 chained pages per batch (~2,500 rows/request).
 """
 
 from __future__ import annotations
@@ -550,18 +550,9 @@ class Bitrix24Client:
                 outcomes[key] = CommandOutcome(key, False, error=error, method=command.method)
         return any_failed
 
-    def list_fast(
-        self,
-        method: str,
-        params: Optional[Mapping[str, Any]] = None,
-        *,
-        id_field: str = "ID",
-        result_key: Optional[str] = None,
-        pages_per_batch: int = BATCH_LIMIT,
-    ) -> list[dict]:
-        """Every row of :meth:`iter_fast`, as a list."""
-        return list(self.iter_fast(method, params, id_field=id_field, result_key=result_key,
-                                   pages_per_batch=pages_per_batch))
+    def list_fast(self, method: str, params: Optional[Mapping[str, Any]] = None, **options: Any) -> list[dict]:
+        """Every row of :meth:`iter_fast` (same options), as a list."""
+        return list(self.iter_fast(method, params, **options))
 
     def iter_fast(
         self,

@@ -6,7 +6,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import phonenumbers
 
-from glyms_b24_pipeline.bitrix24.client import PAGE_SIZE, BatchCommand
+from glyms_b24_pipeline.bitrix24.client import BATCH_LIMIT, PAGE_SIZE, BatchCommand
 from glyms_b24_pipeline.companies.mapping import clean_text, normalise_email
 from glyms_b24_pipeline.companies.plan import WORK, CompanyAction, LinkCandidate, PlannedCompanyChange
 from glyms_b24_pipeline.config import CompaniesSettings
@@ -66,7 +66,7 @@ def lookup_by_origin(client: Any, origin_ids: Iterable[str], settings: Companies
                              {"select": select, "filter": {"@ORIGIN_ID": chunk}, "order": {"ID": "ASC"}, "start": -1})
                 for n, chunk in enumerate(chunks)]
     found: list[Row] = PackedList()
-    per_request = LOOKUP_CHUNK  # one batch (2,500 ids) at a time: its answer is compacted before the next
+    per_request = BATCH_LIMIT  # one batch (2,500 ids) at a time: its answer is compacted before the next
     for first in range(0, len(commands), per_request):
         outcomes = client.batch(commands[first : first + per_request])
         for n in range(first, min(first + per_request, len(commands))):
