@@ -144,6 +144,17 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "set against the limit, and the legacy script's request count is beside each run. Targets at "
         "100,000: services no-op <= 83 requests (2·ceil(N/2500)+3), initial load <= 4,013, peak RSS "
         "under 500 MB, 0 × 503.",
+        "\"of the limit\" is requests per second of wall time against the 2/s drain: above 100 % where "
+        "the burst of 50 weighs on a short run, below it where the run also waits for Glyms, PostgreSQL "
+        "and Dagster. The runs follow each other with no pause, and a run can get one 503 (measured: one "
+        "in three of the four 100,000 runs and in the 10,000 consumer, none at 1,000). The client "
+        "retries it, and no write fails. Two causes are likely, and not yet told apart. First, each "
+        "process keeps its own bucket: a new process starts with the burst it believes it has, while the "
+        "portal's bucket may still be full from the run before. Second, the client drains at exactly the "
+        "portal's rate, with no margin for timing. The 10,000 consumer followed a 9-request run, which "
+        "points at the second. The plan is to keep the bucket's level beside the portal lock in "
+        "PostgreSQL, to drain a few per cent under the limit, and to measure again. The target of 0 × 503 "
+        "at 100,000 is missed by that one retried request a run.",
     ),
     Benchmark(
         "latency", "Customer edit -> Bitrix24 company, real daemon", "bench_latency.py", (),
