@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pickle
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Iterable, Iterator, Mapping, Sequence
 
 #: items pickled together by :func:`pack`: each chunk gets its own memo
 PACK_CHUNK = 5_000
@@ -87,3 +87,28 @@ class PackedList(list):
 
 def _unpack_list(chunks: list[bytes]) -> PackedList:
     return PackedList(unpack(chunks))
+
+
+class _Packed:
+    """Pickled chunks of one field (a marker, so a pickle written without chunks still loads)."""
+
+    def __init__(self, chunks: list[bytes]):
+        self.chunks = chunks
+
+
+class ChunkedPickle:
+    """Mixin for a frozen dataclass that the IO manager pickles between assets: the tuple fields
+    named in ``chunked_fields`` pickle through :func:`pack`, the others as they are."""
+
+    chunked_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for name in self.chunked_fields:
+            state[name] = _Packed(pack(state[name]))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = {name: tuple(unpack(value.chunks)) if isinstance(value, _Packed) else value
+                 for name, value in state.items()}
+        self.__dict__.update(state)  # a frozen dataclass: no __setattr__

@@ -33,7 +33,7 @@ from glyms_b24_pipeline.companies.plan import (
 from glyms_b24_pipeline.config import CompaniesSettings
 from glyms_b24_pipeline.glyms.connection import connect, fetch_all, fetch_records
 from glyms_b24_pipeline.glyms.resource import GlymsTransaction
-from glyms_b24_pipeline.rows import pack, unpack
+from glyms_b24_pipeline.rows import ChunkedPickle
 from glyms_b24_pipeline.sql_files import read_sql
 from glyms_b24_pipeline.sync.push import BLOCKED, TRANSIENT, ChangeOutcome
 
@@ -45,21 +45,16 @@ MAX_RETRY_DELAY_SECONDS = 6 * 3600.0
 
 
 @dataclass(frozen=True)
-class ClaimedChanges:
+class ClaimedChanges(ChunkedPickle):
     """The rows a run claimed, grouped per customer with the customer's current Glyms row."""
+
+    chunked_fields = ("groups",)
 
     run_id: str
     groups: tuple[CustomerChanges, ...]
     reclaimed: int = 0
     per_operation: Mapping[str, int] = field(default_factory=dict)
     oldest_change: Optional[_dt.datetime] = None
-
-    # the IO manager pickles the claim between assets: its groups go in chunks (see rows.pack)
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "groups": pack(self.groups)}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({**state, "groups": tuple(unpack(state["groups"]))})  # frozen: no __setattr__
 
     @property
     def rows(self) -> int:

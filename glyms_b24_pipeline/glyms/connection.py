@@ -86,30 +86,35 @@ def connect(dsn: str, *, connect_timeout: int = 10, application_name: str = "gly
         conn.close()
 
 
+def fetch_streamed(conn: psycopg2.extensions.connection, sql: str, params: Optional[Mapping[str, Any]],
+                   fetch_rows: int) -> tuple[list[str], list[tuple]]:
+    """The column names and rows (tuples) of a SELECT read through a server-side cursor ``fetch_rows``
+    at a time, so the driver never holds the whole answer beside the rows built from it."""
+    with conn.cursor(name="glyms_b24_streamed") as cur:
+        cur.execute(sql, params)
+        rows: list[tuple] = []
+        while True:
+            chunk = cur.fetchmany(fetch_rows)
+            rows.extend(chunk)
+            if len(chunk) < fetch_rows:
+                return [column.name for column in cur.description or ()], rows
+
+
 def fetch_records(conn: psycopg2.extensions.connection, sql: str,
                   params: Optional[Mapping[str, Any]] = None, *, stream: int = 0) -> list[Row]:
     """Rows of a query as compact :class:`Row` mappings (read by name like dicts, a fraction of their memory).
 
-    ``stream``: a SELECT read through a server-side cursor that many rows at a time, so the driver
-    never holds the whole answer besides the rows built from it."""
+    ``stream``: a SELECT read through a server-side cursor that many rows at a time (:func:`fetch_streamed`)."""
     if stream:
-        with conn.cursor(name="glyms_b24_records") as named:
-            named.execute(sql, params)
-            records: list[Row] = []
-            index: Optional[dict[str, int]] = None
-            while True:
-                chunk = named.fetchmany(stream)
-                if index is None:
-                    index = column_index([column.name for column in named.description or ()])
-                records.extend(Row(index, values) for values in chunk)
-                if len(chunk) < stream:
-                    return records
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        if not cur.description:
-            return []
-        index = column_index([column.name for column in cur.description])
-        return [Row(index, values) for values in cur.fetchall()]
+        columns, values = fetch_streamed(conn, sql, params, stream)
+    else:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            if not cur.description:
+                return []
+            columns, values = [column.name for column in cur.description], cur.fetchall()
+    index = column_index(columns)
+    return [Row(index, row) for row in values]
 
 
 def fetch_all(conn: psycopg2.extensions.connection, sql: str, params: Optional[Mapping[str, Any]] = None) -> list[dict[str, Any]]:

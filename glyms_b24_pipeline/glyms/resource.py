@@ -9,7 +9,7 @@ import dagster as dg
 import pandas as pd
 import psycopg2.extensions
 
-from glyms_b24_pipeline.glyms.connection import connect, fetch_all
+from glyms_b24_pipeline.glyms.connection import connect, fetch_all, fetch_streamed
 from glyms_b24_pipeline.rows import Row, column_index, pack, unpack
 from glyms_b24_pipeline.sql_files import read_sql
 
@@ -82,30 +82,12 @@ class GlymsDatabase(dg.ConfigurableResource):
         with connect(self.dsn, connect_timeout=self.connect_timeout_seconds) as conn:
             return fetch_all(conn, read_sql(f"queries/{query}.sql"), params)
 
-    def dataframe(self, query: str, params: Optional[Mapping[str, Any]] = None) -> pd.DataFrame:
-        """Result of ``sql/queries/<query>.sql`` as a DataFrame (columns kept when empty)."""
-        with connect(self.dsn, connect_timeout=self.connect_timeout_seconds) as conn:
-            with conn.cursor() as cur:
-                cur.execute(read_sql(f"queries/{query}.sql"), params)
-                columns = [col.name for col in cur.description or ()]
-                return pd.DataFrame.from_records(cur.fetchall(), columns=columns)
-
     def table(self, query: str, params: Optional[Mapping[str, Any]] = None, *,
               fetch_rows: int = FETCH_ROWS) -> RowTable:
         """Result of ``sql/queries/<query>.sql`` as a :class:`RowTable`, read through a server-side
         cursor ``fetch_rows`` at a time (the driver never holds a second copy of the whole answer)."""
         with connect(self.dsn, connect_timeout=self.connect_timeout_seconds) as conn:
-            with conn.cursor(name="glyms_b24_table") as cur:
-                cur.itersize = fetch_rows
-                cur.execute(read_sql(f"queries/{query}.sql"), params)
-                rows: list[tuple] = []
-                while True:
-                    chunk = cur.fetchmany(fetch_rows)
-                    rows.extend(chunk)
-                    if len(chunk) < fetch_rows:
-                        break
-                columns = [col.name for col in cur.description or ()]
-                return RowTable(columns, rows)
+            return RowTable(*fetch_streamed(conn, read_sql(f"queries/{query}.sql"), params, fetch_rows))
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[GlymsTransaction]:

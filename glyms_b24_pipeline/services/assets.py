@@ -6,7 +6,7 @@ return annotation: an annotated MaterializeResult types the output Nothing, whic
 
 
 import time
-from typing import Any, Optional
+from typing import Any
 
 import dagster as dg
 
@@ -20,6 +20,7 @@ from glyms_b24_pipeline.services.plan import (
     Action,
     CatalogService,
     ServiceSyncPlan,
+    managed_catalog,
     normalise_price,
     plan_against_catalog,
 )
@@ -27,13 +28,11 @@ from glyms_b24_pipeline.services.push import (
     ServiceWrites,
     iter_catalog_services,
     iter_service_prices,
-    managed_catalog,
     skipped_records,
 )
 from glyms_b24_pipeline.services.report import plan_preview
 from glyms_b24_pipeline.settings_resource import SyncSettings
 from glyms_b24_pipeline.sync.audit import AuditTrail
-from glyms_b24_pipeline.sync.basis import PlanBasis
 from glyms_b24_pipeline.sync.push import push_changes
 from glyms_b24_pipeline.sync.report import markdown_table
 from glyms_b24_pipeline.sync.results import (
@@ -64,7 +63,7 @@ def contract_parameters(settings: ServicesSettings) -> dict[str, list[int]]:
     return {"tipo_ot_ids": [t for t, _ in pairs], "contract_ids": [c for _, c in pairs]}
 
 
-# --- the three reads and the plan, as plain functions: the assets and a recomputing push share them
+# --- the reads, as plain functions: the assets and a recomputing push share them (and plan_against_catalog)
 
 
 def read_glyms_services(db: GlymsDatabase, settings: ServicesSettings) -> RowTable:
@@ -76,11 +75,6 @@ def read_catalog(client: Any, settings: ServicesSettings) -> list[CatalogService
     """The managed services (those with an xmlId) of the iblock, each with its price of the configured type,
     normalised as the listings stream in (never the whole listing as dicts)."""
     return managed_catalog(iter_catalog_services(client, settings), iter_service_prices(client, settings), settings)
-
-
-def plan_services(glyms: RowTable, catalog: list[CatalogService], settings: ServicesSettings,
-                  basis: Optional[PlanBasis]) -> ServiceSyncPlan:
-    return plan_against_catalog(glyms, catalog, settings, basis)
 
 
 # --- assets
@@ -182,7 +176,7 @@ def services_plan(context: dg.AssetExecutionContext, glyms_services: RowTable, c
     """What the catalog needs to match Glyms: creates, updates, price changes, (re)activations, invalid rows."""
     with reported_as_failure():
         settings = sync_settings.load().services
-    plan = plan_services(glyms_services, catalog, settings, portal_writer.plan_basis(SYNC, context))
+    plan = plan_against_catalog(glyms_services, catalog, settings, portal_writer.plan_basis(SYNC, context))
     return dg.MaterializeResult(value=plan, metadata=_plan_metadata(plan, settings))
 
 
@@ -223,7 +217,7 @@ def services_push(
             context.log.warning(f"plan recomputed before pushing: {recomputed}")
             catalog = read_catalog(client, settings)
             portal_writer.note_read(SYNC, context)
-            plan = plan_services(read_glyms_services(glyms_db, settings), catalog, settings,
+            plan = plan_against_catalog(read_glyms_services(glyms_db, settings), catalog, settings,
                                  portal_writer.plan_basis(SYNC, context))
         # a configured id the portal lacks would fail every write, or worse: stop before writing
         check_mappings(client, glyms_db.dsn, all_settings, syncs=[SYNC]).raise_if_portal_broken()

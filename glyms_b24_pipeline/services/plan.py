@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any, Iterable, Mapping, NamedTuple, Optional
 
 from glyms_b24_pipeline.config import ServicesSettings
-from glyms_b24_pipeline.rows import frozen_fields
+from glyms_b24_pipeline.rows import PackedList, frozen_fields
 from glyms_b24_pipeline.sync.basis import COMPACT, NO_FIELDS, PlanBasis, PlanOfChanges, no_fields
 from glyms_b24_pipeline.sync.text import clean_text, is_blank, optional_int
 
@@ -215,11 +215,6 @@ def catalog_price(price_row: Mapping[str, Any], decimals: int) -> CatalogPrice:
                         normalise_text(price_row.get("currency")))
 
 
-def catalog_service(item: Mapping[str, Any], price_row: Optional[Mapping[str, Any]], decimals: int) -> CatalogService:
-    """Normalise a ``catalog.product.service.list`` row and its price row."""
-    return priced_catalog_service(item, catalog_price(price_row, decimals) if price_row else None)
-
-
 def priced_catalog_service(item: Mapping[str, Any], price: Optional[CatalogPrice]) -> CatalogService:
     """Normalise a ``catalog.product.service.list`` row with its normalised price (or None)."""
     return CatalogService(
@@ -249,6 +244,28 @@ def _field_changes(want: DesiredService, have: CatalogService, settings: Service
     return changes
 
 
+def managed_catalog(items: Iterable[Mapping[str, Any]], price_rows: Iterable[Mapping[str, Any]],
+                    settings: ServicesSettings) -> list[CatalogService]:
+    """The managed services (those with an xmlId), normalised, each with its price of the configured type.
+
+    Both inputs are consumed once, row by row: the prices first (kept as compact tuples, the first
+    one per product: the portal allows one per type), then the services, so a listing of 100,000 is
+    never held as dicts."""
+    decimals = settings.currency_decimals
+    prices: dict[int, CatalogPrice] = {}
+    for row in price_rows:
+        if optional_int(row.get("catalogGroupId")) == settings.price_type_id:
+            product_id = int(row["productId"])
+            if product_id not in prices:
+                prices[product_id] = catalog_price(row, decimals)
+    services: list[CatalogService] = PackedList()  # pickled in chunks between assets
+    for item in items:
+        if not str(item.get("xmlId") or "").strip():
+            continue
+        services.append(priced_catalog_service(item, prices.pop(int(item["id"]), None)))
+    return services
+
+
 def service_sync_plan(
     glyms_rows: Iterable[Mapping[str, Any]],
     catalog_items: Iterable[Mapping[str, Any]],
@@ -261,13 +278,7 @@ def service_sync_plan(
     ``catalog_items`` are the services of the configured iblock that carry an ``xmlId``;
     ``price_rows`` the catalog's prices of the configured price type.
     """
-    decimals = settings.currency_decimals
-    prices_by_product: dict[int, Mapping[str, Any]] = {}
-    for row in price_rows:
-        if optional_int(row.get("catalogGroupId")) == settings.price_type_id:
-            prices_by_product.setdefault(int(row["productId"]), row)
-    catalog = (catalog_service(item, prices_by_product.get(int(item["id"])), decimals) for item in catalog_items)
-    return plan_against_catalog(glyms_rows, catalog, settings, basis)
+    return plan_against_catalog(glyms_rows, managed_catalog(catalog_items, price_rows, settings), settings, basis)
 
 
 def plan_against_catalog(

@@ -6,20 +6,15 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 
 from glyms_b24_pipeline.bitrix24.encoding import ResultRef
 from glyms_b24_pipeline.config import ServicesSettings
-from glyms_b24_pipeline.rows import PackedList
 from glyms_b24_pipeline.services.plan import (
     Action,
-    CatalogPrice,
     CatalogService,
     PlannedChange,
-    catalog_price,
-    catalog_service,
+    managed_catalog,
     normalise_text,
-    priced_catalog_service,
 )
 from glyms_b24_pipeline.sync.audit import AuditRecord
 from glyms_b24_pipeline.sync.push import UNKNOWN, ChangeOutcome, WriteCommand
-from glyms_b24_pipeline.sync.text import optional_int
 
 CATALOG_SELECT = ["id", "iblockId", "xmlId", "name", "active", "code", "detailText", "iblockSectionId"]
 PRICE_SELECT = ["id", "productId", "catalogGroupId", "price", "currency"]
@@ -45,28 +40,6 @@ def list_catalog_services(client: Any, settings: ServicesSettings, **filters: An
 
 def list_service_prices(client: Any, settings: ServicesSettings, **filters: Any) -> list[dict]:
     return list(iter_service_prices(client, settings, **filters))
-
-
-def managed_catalog(items: Iterable[Mapping[str, Any]], price_rows: Iterable[Mapping[str, Any]],
-                    settings: ServicesSettings) -> list[CatalogService]:
-    """The managed services (those with an xmlId), normalised, each with its price of the configured type.
-
-    Both inputs are consumed once, row by row: the prices first (kept as compact tuples, the first
-    one per product: the portal allows one per type), then the services, so a listing of 100,000 is
-    never held as dicts."""
-    decimals = settings.currency_decimals
-    prices: dict[int, CatalogPrice] = {}
-    for row in price_rows:
-        if optional_int(row.get("catalogGroupId")) == settings.price_type_id:
-            product_id = int(row["productId"])
-            if product_id not in prices:
-                prices[product_id] = catalog_price(row, decimals)
-    services: list[CatalogService] = PackedList()  # pickled in chunks between assets
-    for item in items:
-        if not str(item.get("xmlId") or "").strip():
-            continue
-        services.append(priced_catalog_service(item, prices.pop(int(item["id"]), None)))
-    return services
 
 
 class ServiceWrites:
@@ -125,16 +98,14 @@ class ServiceWrites:
     def read_back(self, client: Any, outcomes: Sequence[ChangeOutcome[PlannedChange]]) -> None:
         """Read back services whose write answers were lost and settle each lost write."""
         items = list_catalog_services(client, self.settings, xmlId=[o.glyms_key for o in outcomes])
-        by_xml: dict[str, list[Mapping[str, Any]]] = {}
-        for item in items:
-            by_xml.setdefault(normalise_text(item.get("xmlId")), []).append(item)
         product_ids = [int(i["id"]) for i in items]
         prices = list_service_prices(client, self.settings, **{"@productId": product_ids}) if product_ids else []
-        price_by_product = {int(p["productId"]): p for p in prices}
+        by_xml: dict[str, list[CatalogService]] = {}
+        for service in managed_catalog(items, prices, self.settings):
+            by_xml.setdefault(service.xml_id, []).append(service)
         for outcome in outcomes:
             matches = by_xml.get(outcome.glyms_key, [])
-            current = (catalog_service(matches[0], price_by_product.get(int(matches[0]["id"])),
-                                       self.settings.currency_decimals) if len(matches) == 1 else None)
+            current = matches[0] if len(matches) == 1 else None
             if current is not None and outcome.bitrix_id is None:
                 outcome.bitrix_id = current.bitrix_id
             change = outcome.change

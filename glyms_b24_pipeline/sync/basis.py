@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Generic, Iterator, Mapping, Sequence, TypeVar
 
-from glyms_b24_pipeline.rows import pack, unpack
+from glyms_b24_pipeline.rows import ChunkedPickle
 
 Change = TypeVar("Change")
 
@@ -53,31 +53,14 @@ class PlanBasis:
     plan_id: str
 
 
-class _Packed:
-    """Pickled chunks of a plan's changes (a marker, so an older pickle without it still loads)."""
-
-    def __init__(self, chunks: list[bytes]):
-        self.chunks = chunks
-
-
-class PlanOfChanges(Generic[Change]):
+class PlanOfChanges(ChunkedPickle, Generic[Change]):
     """What every sync's plan answers: its changes by action, and those that write to Bitrix24.
 
-    Mixed into each sync's frozen plan dataclass, which declares ``changes``.
+    Mixed into each sync's frozen plan dataclass, which declares ``changes`` (pickled in chunks).
     """
 
+    chunked_fields = ("changes",)
     changes: Sequence[Change]
-
-    # the IO manager pickles the plan between assets: its changes go in chunks (see rows.pack)
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["changes"] = _Packed(pack(state["changes"]))
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        if isinstance(state.get("changes"), _Packed):
-            state = {**state, "changes": tuple(unpack(state["changes"].chunks))}
-        self.__dict__.update(state)  # a frozen dataclass: no __setattr__
 
     def by_action(self, action: Any) -> list[Change]:
         return [c for c in self.changes if c.action == action]  # type: ignore[attr-defined]

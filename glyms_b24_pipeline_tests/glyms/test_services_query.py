@@ -70,14 +70,14 @@ def test_view_uses_the_latest_service_version(glyms_dsn):
     assert db.rows("active_services", CONTRACTS) == []
     add_service_version(glyms_dsn, 1, activa=1)
     add_price_version(glyms_dsn, "C1", 14, Decimal("10.00"), datetime(2024, 1, 1))
-    df = db.dataframe("active_services", CONTRACTS)
+    df = db.table("active_services", CONTRACTS).dataframe()
     assert list(df["descripcion"]) == ["Glucemia en ayunas"]
     assert list(df["precio"]) == [Decimal("10.00")]
 
 
 def test_seeded_sandbox_has_dirty_rows_and_prices(glyms_dsn):
     summary = seed_glyms(glyms_dsn, services=200, customers=50, seed=7)
-    df = GlymsDatabase(dsn=glyms_dsn).dataframe("active_services", CONTRACTS)
+    df = GlymsDatabase(dsn=glyms_dsn).table("active_services", CONTRACTS).dataframe()
     assert len(df) == summary.active_services > 150
     assert df["precio"].notna().sum() > 100
     assert df["precio"].isna().any()  # services without price exist

@@ -13,8 +13,13 @@ from glyms_b24_pipeline.companies.plan import WORK, CompanyAction, multifield_op
 from glyms_b24_pipeline.config import ServicesSettings
 from glyms_b24_pipeline.glyms.resource import RowTable
 from glyms_b24_pipeline.rows import Row, column_index
-from glyms_b24_pipeline.services.plan import Action, PlannedChange, plan_against_catalog, service_sync_plan
-from glyms_b24_pipeline.services.push import managed_catalog
+from glyms_b24_pipeline.services.plan import (
+    Action,
+    PlannedChange,
+    managed_catalog,
+    plan_against_catalog,
+    service_sync_plan,
+)
 from glyms_b24_pipeline.services.report import plan_preview
 from glyms_b24_pipeline.sync.basis import NO_FIELDS
 from glyms_b24_pipeline.sync.push import FAILED, SUCCESS, ChangeOutcome, CommandStep, WriteCommand
