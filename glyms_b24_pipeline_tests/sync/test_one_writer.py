@@ -115,19 +115,19 @@ def test_the_push_materialised_alone_replans_and_writes_no_duplicate(glyms_dsn, 
 def test_reexecution_from_a_failed_push_resends_nothing_that_succeeded(glyms_dsn, emulator, in_process_env):
     seed_glyms(glyms_dsn, services=320, customers=0, seed=9)  # more than one slice of 250 writes
     # the first write batch takes 6 s: time enough, even on a loaded machine, to cut the lock meanwhile
-    emulator.add_fault(Fault(kind="slow", method="catalog.product.service.add", nth=1, delay_seconds=6))
+    slow_batch = Fault(kind="slow", method="catalog.product.service.add", nth=1, delay_seconds=6)
+    emulator.add_fault(slow_batch)
 
     def cut_the_lock_mid_push():  # the database session holding the lock dies while slice 1 is out
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with psycopg2.connect(glyms_dsn) as conn, conn.cursor() as cur:
-                cur.execute("SELECT count(*) FROM glyms_b24.sync_audit WHERE outcome = 'sent'")
-                if cur.fetchone()[0]:
-                    # only this test's database: other suites on the server hold writer locks too
-                    cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                "WHERE application_name LIKE 'glyms-b24 writer %%' AND datname = current_database()")
-                    return
-            time.sleep(0.1)
+        # the batch must have reached the portal: cut between the 'sent' audit rows and the send,
+        # and the writer rightly sends nothing at all
+        while time.monotonic() < deadline and not slow_batch.fired:
+            time.sleep(0.05)
+        with psycopg2.connect(glyms_dsn) as conn, conn.cursor() as cur:
+            # only this test's database: other suites on the server hold writer locks too
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name LIKE 'glyms-b24 writer %%' AND datname = current_database()")
 
     cutter = threading.Thread(target=cut_the_lock_mid_push)
     cutter.start()
