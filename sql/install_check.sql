@@ -14,6 +14,8 @@ WITH expected(kind, name) AS (
         ('column', 'f_cliente.sync_log_bitrix24.bitrix_company_id'),
         ('column', 'f_cliente.sync_log_bitrix24.dagster_run_id'),
         ('column', 'glyms_b24.sync_audit.settled_at'),
+        ('column', 'glyms_b24.portal_writer.bucket_level'),
+        ('column', 'glyms_b24.portal_writer.bucket_at'),
         ('index', 'f_cliente.ix_sync_log_bitrix24_pending'),
         ('index', 'f_cliente.ix_sync_log_bitrix24_cliente'),
         ('index', 'f_cliente.ix_sync_log_bitrix24_claimed'),

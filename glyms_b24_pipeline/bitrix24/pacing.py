@@ -73,6 +73,12 @@ class LeakyBucket:
             self._drain(self._clock())
             self._level = max(self._level, self.capacity)
 
+    def carry_over(self, level: float) -> None:
+        """Another process left the portal's counter at ``level`` (already drained to now): start from it."""
+        with self._lock:
+            self._drain(self._clock())
+            self._level = max(self._level, min(float(level), float(self.burst)))
+
     @property
     def level(self) -> float:
         with self._lock:
@@ -107,6 +113,12 @@ def bucket_for_portal(url: str, burst: int, drain_per_second: float) -> LeakyBuc
         elif bucket.burst != burst or bucket.drain_per_second != drain_per_second:
             bucket.configure(burst, drain_per_second)
         return bucket
+
+
+def existing_bucket(url: str) -> Optional[LeakyBucket]:
+    """The process's bucket of a portal, if a client has made one."""
+    with _BUCKETS_LOCK:
+        return _BUCKETS.get(portal_key(url))
 
 
 def forget_buckets() -> None:

@@ -10,6 +10,10 @@ A killed writer's last request may still be carried out by the portal after the 
 (the portal finishes what it received). Every writer records when its last write request left
 (``glyms_b24.portal_writer``); the next one waits until such a request can no longer be in
 flight (``writer.in_flight_grace_seconds``) before it reads the portal.
+
+The portal counts requests per portal, not per process: each writer also leaves its leaky
+bucket's level in that row, and the next writer's bucket starts from it, drained by the time
+between, so a run that follows another never opens with a burst the portal no longer has.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 
-from glyms_b24_pipeline.bitrix24.pacing import portal_key
+from glyms_b24_pipeline.bitrix24.pacing import existing_bucket, portal_key
 from glyms_b24_pipeline.errors import OperatorError
 from glyms_b24_pipeline.glyms.connection import translate_error
 from glyms_b24_pipeline.sql_files import read_sql
@@ -90,7 +94,9 @@ class PortalLock:
         return self._conn is not None and not self._conn.closed
 
     def _params(self) -> dict[str, Any]:
-        return {"namespace": LOCK_NAMESPACE, "portal": self.portal, "holder": self.holder}
+        bucket = existing_bucket(self.portal)
+        return {"namespace": LOCK_NAMESPACE, "portal": self.portal, "holder": self.holder,
+                "bucket_level": bucket.level if bucket is not None else None}
 
     def _query(self, name: str) -> list[dict[str, Any]]:
         assert self._conn is not None
@@ -126,7 +132,9 @@ class PortalLock:
                     announced = True
                 self._sleep(min(self.poll_seconds, max(0.0, self.wait_seconds - waited)))
             self.waited_seconds = time.monotonic() - started
-            self._fence(self._query("portal_writer_take"))
+            previous = self._query("portal_writer_take")
+            self._fence(previous)
+            self._carry_over_bucket(previous)
         except psycopg2.Error as exc:
             self.release()
             raise translate_error(exc, self._dsn) from None
@@ -145,6 +153,17 @@ class PortalLock:
                         self.in_flight_grace_seconds - remaining, remaining)
             self._sleep(remaining)
             self.fenced_seconds = remaining
+
+    def _carry_over_bucket(self, previous: list[dict[str, Any]]) -> None:
+        """Start this process's bucket from the level the previous writer left, drained since."""
+        bucket = existing_bucket(self.portal)
+        if bucket is None or not previous or previous[0]["bucket_level"] is None:
+            return
+        elapsed = max(0.0, float(previous[0]["seconds_since_bucket"] or 0))
+        left = float(previous[0]["bucket_level"]) - elapsed * bucket.drain_per_second
+        if left > 0:
+            bucket.carry_over(left)
+            log.info("the previous writer of %s left its request counter at %.1f: starting from it", self.portal, left)
 
     def touch(self) -> None:
         """A write request is about to leave (recorded for the fence of the next writer)."""

@@ -211,3 +211,16 @@ def test_resolve_references_replaces_references_and_leaves_text_alone():
         resolve_references(params, done)
     with pytest.raises(LookupError):
         resolve_references({"x": ResultRef("s1", ("service", "nope"))}, done)
+
+
+def test_carry_over_raises_the_level_never_lowers_it_and_never_beyond_the_burst():
+    now = [0.0]
+    bucket = LeakyBucket(50, 2.0, clock=lambda: now[0])
+    bucket.carry_over(30.0)
+    assert bucket.level == 30.0
+    bucket.carry_over(10.0)
+    assert bucket.level == 30.0
+    bucket.carry_over(500.0)
+    assert bucket.level == 50.0
+    now[0] = 5.0
+    assert bucket.level == 40.0

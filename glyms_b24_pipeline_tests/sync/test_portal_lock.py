@@ -9,6 +9,7 @@ import time
 import psycopg2
 import pytest
 
+from glyms_b24_pipeline.bitrix24.pacing import bucket_for_portal, forget_buckets
 from glyms_b24_pipeline.sync.lock import PortalBusy, PortalLock, PortalLockLost
 
 PORTAL = "https://lab.bitrix24.es"
@@ -76,3 +77,22 @@ def test_a_lock_whose_session_ends_stops_the_writer_before_its_next_write(glyms_
             lock.ensure_held()
             time.sleep(0.05)
     assert not lock.held
+
+
+def test_the_next_writer_starts_from_the_request_counter_the_last_one_left(glyms_dsn):
+    """The portal counts requests per portal: a new process must not open with a burst it no longer has."""
+    portal = "https://counted.bitrix24.es"
+    forget_buckets()
+    first = bucket_for_portal(portal, 50, 2.0)
+    for _ in range(40):
+        first.reserve()
+    with PortalLock(glyms_dsn, portal, "run busy"):
+        pass  # released: the level is left beside the lock
+    forget_buckets()  # the next run is another process, with a bucket of its own
+    fresh = bucket_for_portal(portal, 50, 2.0)
+    assert fresh.level == 0
+    started = time.monotonic()
+    with PortalLock(glyms_dsn, portal, "run next"):
+        carried = fresh.level
+    assert 40 - 2.0 * (time.monotonic() - started) - 2.0 <= carried <= 40
+    forget_buckets()

@@ -46,6 +46,10 @@ CREATE TABLE IF NOT EXISTS glyms_b24.portal_writer (
     last_write_at TIMESTAMP WITH TIME ZONE NULL,
     released_at TIMESTAMP WITH TIME ZONE NULL
 );
+-- The portal counts requests per portal, not per process: each writer leaves its leaky bucket's
+-- level here, and the next one starts from it (drained by the time between) instead of from empty.
+ALTER TABLE glyms_b24.portal_writer ADD COLUMN IF NOT EXISTS bucket_level DOUBLE PRECISION NULL;
+ALTER TABLE glyms_b24.portal_writer ADD COLUMN IF NOT EXISTS bucket_at TIMESTAMP WITH TIME ZONE NULL;
 
 -- The audit command's newest-first listing and the daily retention prune (oldest first, in batches).
 CREATE INDEX IF NOT EXISTS ix_sync_audit_recorded ON glyms_b24.sync_audit (recorded_at);
