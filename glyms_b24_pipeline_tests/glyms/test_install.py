@@ -73,7 +73,7 @@ def test_check_reports_a_missing_trigger(glyms_dsn, capsys, monkeypatch):
     assert len(missing_objects(glyms_dsn)) == 1
     assert main(["install-sql"]) == 0
     assert main(["install-sql", "--check"]) == 0
-    assert len(check_install(glyms_dsn)) == 21
+    assert len(check_install(glyms_dsn)) == 23
 
 
 def test_install_refuses_a_database_without_glyms(empty_database_dsn):
