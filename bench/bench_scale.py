@@ -115,20 +115,37 @@ class Measure:
     last_line: str
 
 
+# Started by a small process of its own: the kernel folds the high-water mark of the memory a process
+# is exec'd from (the parent's, with vfork) into the process's ru_maxrss, so a process started by this
+# script would report at least this script's own peak (~370 MB at 100,000, after seeding).
+_MEASURE = """
+import json, os, subprocess, sys, time
+started = time.monotonic()
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+with open(sys.argv[1], "w") as out:
+    json.dump({"code": os.waitstatus_to_exitcode(status), "seconds": time.monotonic() - started,
+               "maxrss_kib": usage.ru_maxrss}, out)
+"""
+
+
 def run_measured(argv: list[str], env: dict[str, str]) -> tuple[int, float, float, str]:
     """Run ``argv``; returns (exit code, wall seconds, peak RSS in MB, its last output line)."""
-    started = time.monotonic()
-    with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        seconds = time.monotonic() - started
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryDirectory() as scratch:
+        measure = Path(scratch) / "measure.json"
+        wrapper = subprocess.run([sys.executable, "-c", _MEASURE, str(measure), *argv], env=env, stdout=out,
+                                 stderr=subprocess.STDOUT, text=True)
         out.seek(0)
         lines = [line.rstrip() for line in out if line.strip()]
-    if proc.returncode not in (0, 1):
+        if not measure.exists():
+            print("\n".join(lines[-30:]), file=sys.stderr)
+            raise RuntimeError(f"the measuring wrapper failed (exit {wrapper.returncode})")
+        result = json.loads(measure.read_text(encoding="utf-8"))
+    code = int(result["code"])
+    if code not in (0, 1):
         print("\n".join(lines[-30:]), file=sys.stderr)
     summary = next((line for line in lines if line.startswith("Run ")), lines[-1] if lines else "")
-    return proc.returncode, seconds, usage.ru_maxrss / 1024.0, summary  # ru_maxrss is in KiB on Linux
+    return code, float(result["seconds"]), result["maxrss_kib"] / 1024.0, summary  # ru_maxrss is in KiB on Linux
 
 
 def glyms_b24() -> str:
