@@ -131,11 +131,14 @@ def find_link_candidates(client: Any, customers: Sequence[Mapping[str, Any]], se
         return {}
     ordered = sorted(company_ids)
     chunks = [ordered[i : i + LOOKUP_CHUNK] for i in range(0, len(ordered), LOOKUP_CHUNK)]
-    found = client.batch([BatchCommand(f"i{n}", "crm.company.list", {
-        "select": ["ID", "ORIGIN_ID", "EMAIL", "PHONE"], "filter": {"@ID": chunk}, "start": -1}) for n, chunk in enumerate(chunks)])
+    commands = [BatchCommand(f"i{n}", "crm.company.list", {
+        "select": ["ID", "ORIGIN_ID", "EMAIL", "PHONE"], "filter": {"@ID": chunk}, "start": -1}) for n, chunk in enumerate(chunks)]
     candidates: dict[str, LinkCandidate] = {}
-    for n in range(len(chunks)):
-        for company in _rows(found[f"i{n}"]):
+    # one request's answer (2,500 companies) at a time: the portal's matching may name tens of thousands
+    # of managed companies (a phone shared with them), ~40 MB as dicts if all answers were held at once
+    for first in range(0, len(commands), BATCH_LIMIT):
+        found = client.batch(commands[first : first + BATCH_LIMIT])
+        for company in (row for outcome in found.values() for row in _rows(outcome)):
             if clean_text(company.get("ORIGIN_ID")):
                 continue  # already managed: not typed by hand
             for entry in company.get("EMAIL") or []:
