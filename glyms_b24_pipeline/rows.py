@@ -42,6 +42,37 @@ def column_index(names: Sequence[str]) -> dict[str, int]:
     return {name: position for position, name in enumerate(names)}
 
 
+#: distinct strings :class:`SharedValues` remembers per column
+SHARED_PER_COLUMN = 1_024
+
+
+class SharedValues:
+    """One string object per repeated value of a column, for records held by the 100,000.
+
+    A JSON answer builds a new string for every value, so 100,000 companies of four types would
+    hold 100,000 copies of four strings (~50 bytes each). Each column remembers up to ``limit``
+    distinct values: a column of unique values (an id) stops adding to the memo once it is full."""
+
+    __slots__ = ("limit", "_columns")
+
+    def __init__(self, limit: int = SHARED_PER_COLUMN):
+        self.limit = limit
+        self._columns: dict[str, dict[str, str]] = {}
+
+    def __call__(self, column: str, value: Any) -> Any:
+        if type(value) is not str:
+            return value
+        memo = self._columns.get(column)
+        if memo is None:
+            memo = self._columns[column] = {}
+        shared = memo.get(value)
+        if shared is not None:
+            return shared
+        if len(memo) < self.limit:
+            memo[value] = value
+        return value
+
+
 #: column indexes of the key sets :func:`frozen_fields` has seen (a plan has a handful of them)
 _FIELD_INDEXES: dict[tuple[str, ...], dict[str, int]] = {}
 _MAX_FIELD_INDEXES = 1_024

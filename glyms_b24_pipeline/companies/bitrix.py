@@ -10,7 +10,7 @@ from glyms_b24_pipeline.bitrix24.client import BATCH_LIMIT, PAGE_SIZE, BatchComm
 from glyms_b24_pipeline.companies.mapping import clean_text, normalise_email
 from glyms_b24_pipeline.companies.plan import WORK, CompanyAction, LinkCandidate, PlannedCompanyChange
 from glyms_b24_pipeline.config import CompaniesSettings
-from glyms_b24_pipeline.rows import PackedList, Row, column_index
+from glyms_b24_pipeline.rows import PackedList, Row, SharedValues, column_index
 from glyms_b24_pipeline.sync.push import UNKNOWN, ChangeOutcome, WriteCommand
 
 #: ORIGIN_IDs per list command: 50 commands of 50 per batch look up 2,500 companies in one request
@@ -38,14 +38,20 @@ class CompanyCompactor:
     def __init__(self, select: list[str]):
         self.keys = tuple(dict.fromkeys([*select, "ID"]))
         self.index = column_index(self.keys)
+        # repeated values (types, industries, WORK, EMAIL, ...) held once; entries apart from the companies
+        self.shared = SharedValues()
+        self.entry_keys = tuple((key, f"{key}.entry") for key in ENTRY_KEYS)
 
     def __call__(self, company: Mapping[str, Any]) -> Row:
+        share = self.shared
         values = []
         for key in self.keys:
             value = company.get(key)
             if key in ("EMAIL", "PHONE") and isinstance(value, list):
-                value = tuple(Row(_ENTRY_INDEX, [e.get(k) for k in ENTRY_KEYS]) if isinstance(e, Mapping) else e
-                              for e in value)
+                value = tuple(Row(_ENTRY_INDEX, [share(column, e.get(k)) for k, column in self.entry_keys])
+                              if isinstance(e, Mapping) else e for e in value)
+            else:
+                value = share(key, value)
             values.append(value)
         return Row(self.index, values)
 
