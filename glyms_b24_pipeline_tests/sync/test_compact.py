@@ -1,5 +1,6 @@
 """The compact forms a sync holds per row (issue 13: bounded memory): pure tests, no database, no portal."""
 
+import json
 import os
 import pickle
 import sys
@@ -12,7 +13,7 @@ from glyms_b24_pipeline.companies.bitrix import CompanyCompactor
 from glyms_b24_pipeline.companies.plan import WORK, CompanyAction, multifield_ops
 from glyms_b24_pipeline.config import ServicesSettings
 from glyms_b24_pipeline.glyms.resource import RowTable
-from glyms_b24_pipeline.rows import Row, column_index
+from glyms_b24_pipeline.rows import Row, SharedValues, column_index
 from glyms_b24_pipeline.services.plan import (
     Action,
     PlannedChange,
@@ -183,6 +184,63 @@ def test_company_compactor_keeps_the_selected_fields_and_the_entries_the_planner
     assert multifield_ops(row, "EMAIL", "x@y.ar") == multifield_ops(raw, "EMAIL", "x@y.ar") == [
         {"ID": "31", "VALUE": "x@y.ar", "VALUE_TYPE": WORK}, {"ID": "32", "DELETE": "Y"}]
     assert pickle.loads(pickle.dumps(row)) == row
+
+
+def test_company_compactor_holds_a_repeated_value_once_and_keeps_every_value():
+    # as the portal answers: json builds a new string object for each value
+    raw = json.loads(json.dumps([
+        {"ID": str(n), "TITLE": f"Lab {n}", "COMPANY_TYPE": "CUSTOMER", "ORIGIN_ID": str(n + 100),
+         "EMAIL": [{"ID": str(n + 500), "VALUE": f"lab{n}@b.ar", "VALUE_TYPE": "WORK", "TYPE_ID": "EMAIL"}]}
+        for n in range(3)]))
+    assert raw[0]["COMPANY_TYPE"] is not raw[1]["COMPANY_TYPE"]
+    compact = CompanyCompactor(["TITLE", "COMPANY_TYPE", "ORIGIN_ID", "EMAIL"])
+    rows = [compact(c) for c in raw]
+    assert [{**row, "EMAIL": [dict(e) for e in row["EMAIL"]]} for row in rows] == raw
+    assert rows[0]["COMPANY_TYPE"] is rows[1]["COMPANY_TYPE"] is rows[2]["COMPANY_TYPE"]
+    first, second = rows[0]["EMAIL"][0], rows[1]["EMAIL"][0]
+    assert first["VALUE_TYPE"] is second["VALUE_TYPE"] and first["TYPE_ID"] is second["TYPE_ID"]
+
+
+def test_shared_values_are_per_column_bounded_and_leave_other_types_alone():
+    shared = SharedValues(limit=2)
+    one, again = "".join(["WO", "RK"]), "".join(["W", "ORK"])
+    assert one is not again and shared("a", one) is one and shared("a", again) is one
+    assert shared("b", again) is again  # another column remembers its own
+    assert shared("a", "x" * 3) == "xxx"  # the second distinct value of column a: remembered
+    late, late_again = "".join(["la", "te"]), "".join(["l", "ate"])
+    assert shared("a", late) is late and shared("a", late_again) is late_again  # the memo is full
+    assert shared("a", one[:0] + "WORK") is one  # values it holds are still shared
+    number = 10**20
+    assert shared("a", number) is number and shared("a", None) is None
+
+
+def test_link_candidates_read_the_companies_the_portal_names_one_request_at_a_time():
+    from glyms_b24_pipeline.bitrix24.client import BATCH_LIMIT, CommandOutcome
+    from glyms_b24_pipeline.companies.bitrix import LOOKUP_CHUNK, find_link_candidates
+    from glyms_b24_pipeline.companies.plan import LinkCandidate
+    from glyms_b24_pipeline.config import CompaniesSettings
+
+    named = 3 * BATCH_LIMIT * LOOKUP_CHUNK  # the matching names many managed companies (a shared phone)
+    hand_made = {10: {"PHONE": [{"VALUE": "+54 351 411-1111"}]}, 20: {"PHONE": [{"VALUE": "+54 351 422-2222"}]},
+                 named - 5: {"EMAIL": [{"VALUE": "A@Lab.ar"}]}}  # e-mail, in the last request, wins over phone
+
+    class Portal:
+        list_requests: list[int] = []
+
+        def batch(self, commands):
+            if commands[0].method == "crm.duplicate.findbycomm":
+                return {c.key: CommandOutcome(c.key, True, {"COMPANY": list(range(1, named + 1))}) for c in commands}
+            self.list_requests.append(len(commands))
+            return {c.key: CommandOutcome(c.key, True, [
+                {"ID": str(i), **hand_made.get(i, {"ORIGIN_ID": str(100_000 + i), "PHONE": [{"VALUE": "0351 4111111"}]})}
+                for i in c.params["filter"]["@ID"]]) for c in commands}
+
+    customers = [{"id_cliente": 1, "mail": "a@lab.ar", "telefono": "0351 4111111"},
+                 {"id_cliente": 2, "mail": None, "telefono": "0351 4222222"}]
+    portal = Portal()
+    assert find_link_candidates(portal, customers, CompaniesSettings()) == {
+        "1": LinkCandidate(named - 5, "email"), "2": LinkCandidate(20, "phone")}
+    assert portal.list_requests == [BATCH_LIMIT] * 3
 
 
 # --- the push keeps little of a settled write
