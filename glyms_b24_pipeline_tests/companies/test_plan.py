@@ -172,6 +172,19 @@ def test_reconciliation_plans_every_customer_and_every_managed_company():
     assert "EMAIL" not in linked.fields  # the hand-typed communications stay as they are
 
 
+def test_reconciliation_reports_every_shared_origin_id_and_plans_each_leftover_once_in_listing_order():
+    companies = [_company(ID="300", ORIGIN_ID="99"), _company(), _company(ID="101"), _company(ID="302", ORIGIN_ID="98"),
+                 _company(ID="301", ORIGIN_ID=" 99 "), _company(ID="303", ORIGIN_ID=""), _company(ID="102")]
+    group = CustomerChanges("21", CUSTOMER)
+    plan = _plan([group, group], companies, reconcile=True)  # a customer twice: both see its three companies
+    assert [(c.origin_id, c.action) for c in plan.changes] == [
+        ("21", CompanyAction.DUPLICATE), ("21", CompanyAction.DUPLICATE), ("99", CompanyAction.DUPLICATE),
+        ("98", CompanyAction.NOTE)]
+    assert all("(100, 101, 102)" in c.reason for c in plan.changes[:2]) and "(300, 301)" in plan.changes[2].reason
+    assert plan.changes[3].bitrix_id == 302 and plan.managed_companies == 6  # the one without ORIGIN_ID is not managed
+    assert [c.action for c in _plan([group], companies).changes] == [CompanyAction.DUPLICATE]  # the log: no leftovers
+
+
 def test_reconciliation_refuses_to_mark_most_companies_deleted():
     companies = [_company(ID=str(100 + n), ORIGIN_ID=str(n)) for n in range(10)]
     plan = _plan([], companies, reconcile=True)
