@@ -109,6 +109,12 @@ def unpack(chunks: Iterable[bytes]) -> list[Any]:
     return items
 
 
+def iter_unpacked(chunks: Iterable[bytes]) -> Iterator[Any]:
+    """The items of :func:`pack`, in order, a chunk in memory at a time."""
+    for data in chunks:
+        yield from pickle.loads(data)  # noqa: S301 - our own chunks, inside the IO manager's pickle
+
+
 class PackedList(list):
     """A list that pickles its items with :func:`pack` (and unpickles as a PackedList)."""
 

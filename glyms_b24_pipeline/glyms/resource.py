@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import dagster as dg
@@ -10,7 +11,7 @@ import pandas as pd
 import psycopg2.extensions
 
 from glyms_b24_pipeline.glyms.connection import connect, fetch_all, fetch_streamed
-from glyms_b24_pipeline.rows import Row, column_index, pack, unpack
+from glyms_b24_pipeline.rows import Row, column_index, iter_unpacked, pack, unpack
 from glyms_b24_pipeline.sql_files import read_sql
 
 #: rows a server-side cursor brings per round trip when a query is streamed
@@ -21,39 +22,58 @@ class RowTable:
     """Rows of a query as tuples under one header: far less memory than as many dicts (100,000
     rows of nine columns: no 100,000 hash tables), and it pickles in chunks between assets (:func:`pack`).
 
-    Iterating gives each row as a :class:`Row`, read by column name like a dict."""
+    Iterating gives each row as a :class:`Row`, read by column name like a dict. Unpickled (the
+    next asset's input), a table keeps its pickled chunks and iterates them one at a time: a step
+    that reads the rows in one pass never holds them all (100,000 customers: ~16 MB of chunks,
+    not ~60 MB of tuples). ``rows`` unpacks them for good."""
 
-    __slots__ = ("columns", "rows")
+    __slots__ = ("columns", "_rows", "_chunks", "_count")
 
     def __init__(self, columns: Sequence[str], rows: Sequence[tuple] = ()):
         self.columns: tuple[str, ...] = tuple(columns)
-        self.rows: list[tuple] = list(rows)
+        self._rows: Optional[list[tuple]] = list(rows)
+        self._chunks: list[bytes] = []
+        self._count = 0
+
+    @property
+    def rows(self) -> list[tuple]:
+        """Every row as a tuple."""
+        if self._rows is None:
+            self._rows, self._chunks = unpack(self._chunks), []
+        return self._rows
+
+    def _values(self) -> Iterator[tuple]:
+        return iter(self._rows) if self._rows is not None else iter_unpacked(self._chunks)
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self._rows) if self._rows is not None else self._count
 
     def __iter__(self) -> Iterator[Row]:
         index = column_index(self.columns)
-        for values in self.rows:
+        for values in self._values():
             yield Row(index, values)
 
     def column(self, name: str) -> list[Any]:
         """The values of one column, in row order."""
         index = self.columns.index(name)
-        return [row[index] for row in self.rows]
+        return [row[index] for row in self._values()]
 
     def head(self, count: int) -> list[tuple]:
-        return self.rows[:count]
+        return list(itertools.islice(self._values(), count))
 
     def dataframe(self) -> pd.DataFrame:
         """The rows as a pandas DataFrame (a copy: for a look in a notebook, not for the sync)."""
         return pd.DataFrame.from_records(self.rows, columns=list(self.columns))
 
     def __getstate__(self) -> tuple:
-        return (self.columns, pack(self.rows))
+        return (self.columns, pack(self._rows) if self._rows is not None else self._chunks, len(self))
 
     def __setstate__(self, state: tuple) -> None:
-        self.columns, self.rows = state[0], unpack(state[1])
+        self.columns, self._chunks = state[0], state[1]
+        if len(state) > 2:
+            self._rows, self._count = None, state[2]
+        else:  # pickled before the row count travelled with the chunks
+            self._rows, self._chunks, self._count = unpack(self._chunks), [], 0
 
 
 class GlymsTransaction:

@@ -13,7 +13,7 @@ from glyms_b24_pipeline.companies.bitrix import CompanyCompactor
 from glyms_b24_pipeline.companies.plan import WORK, CompanyAction, multifield_ops
 from glyms_b24_pipeline.config import ServicesSettings
 from glyms_b24_pipeline.glyms.resource import RowTable
-from glyms_b24_pipeline.rows import Row, SharedValues, column_index
+from glyms_b24_pipeline.rows import Row, SharedValues, column_index, pack
 from glyms_b24_pipeline.services.plan import (
     Action,
     PlannedChange,
@@ -65,6 +65,37 @@ def test_row_table_iterates_rows_by_name_and_pickles_its_header_once():
     assert copy.columns == ("id", "name") and copy.rows == table.rows
     with pytest.raises(ValueError):
         table.column("absent")
+
+
+def test_an_unpickled_row_table_reads_like_the_one_pickled_and_pickles_again_as_it_came():
+    rows = [(n, f"name {n}", None if n % 3 else Decimal(n)) for n in range(12_345)]
+    table = RowTable(["id", "name", "price"], rows)
+    copy = pickle.loads(pickle.dumps(table))
+    assert len(copy) == 12_345 and copy.head(2) == rows[:2] and copy.column("id") == list(range(12_345))
+    assert [tuple(r.values()) for r in copy] == rows and [tuple(r.values()) for r in copy] == rows  # twice
+    again = pickle.loads(pickle.dumps(copy))
+    assert again.columns == table.columns and len(again) == 12_345 and again.rows == rows
+    assert copy.rows == rows and len(copy) == 12_345 and copy.head(1) == rows[:1]
+    # a table pickled before the row count travelled with its chunks
+    old = RowTable.__new__(RowTable)
+    old.__setstate__((("id", "name", "price"), pack(rows)))
+    assert len(old) == 12_345 and old.rows == rows and [tuple(r.values()) for r in old] == rows
+    assert len(pickle.loads(pickle.dumps(RowTable(["a"])))) == 0
+
+
+def test_an_unpickled_row_table_is_read_a_chunk_at_a_time():
+    data = pickle.dumps(RowTable(["id", "name", "code"], [(n, f"name {n}", f"code {n}") for n in range(60_000)]))
+
+    def peak(read):
+        tracemalloc.start()
+        read()
+        top = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return top
+
+    one_pass = peak(lambda: sum(1 for row in pickle.loads(data) if row["name"]))  # as the next asset reads its input
+    all_rows = peak(lambda: len(pickle.loads(data).rows))
+    assert one_pass < all_rows / 2
 
 
 def test_many_rows_cost_a_fraction_of_as_many_dicts():
