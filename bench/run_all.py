@@ -58,14 +58,26 @@ Before the work on memory (commit `e02932d`, same script), the 100,000 runs peak
 - The consumer renewed every claim before every 250-row slice (400 × up to 100,000 rows); claims
   are now renewed before the first slice and then once a tenth of the lease has passed.
 
+- The reconciliation (424 MB before): `find_link_candidates` reads the companies the portal's
+  matching names one request at a time, not all at once (~40 MB of dicts); the company directory
+  holds each repeated string value once (`rows.SharedValues`: types, industries, `WORK`, ...;
+  120 -> 84 MB); the planner's ORIGIN_ID index holds the company itself, not a one-item list, and
+  no set of seen ids; a `RowTable` read as a step's input keeps its pickled chunks and unpacks one
+  at a time (17 MB, not 60 MB of tuples).
+
+Peak RSS is measured through a small wrapper process. Until 2026-11-29 the runs were started
+straight from this script, and the kernel carries the high-water mark of the memory a process is
+exec'd from into its `ru_maxrss`: every 100,000 run reported at least the script's own ~374 MB
+after seeding (the 373 MB of both services runs then was that floor, not the sync's).
+
 Where the memory goes now, at 100,000 (`tracemalloc` on the same data): the Dagster process with the
-code location loaded is ~172 MB (the 1,000-row figures). Services: the Glyms rows 50 MB, the
-initial plan 41 MB, the catalog 27 MB, the no-op plan 16 MB, plus ~30 MB while a value is pickled.
-Companies: the claim 99 MB (63 MB of it the customers' rows), the plan 76 MB. Growth above the
-baseline is still about linear above 10,000 rows (~2–2.5 KB a row: the rows themselves, held once):
-a full comparison holds both sides. The reconciliation of 100,000 is the one run over 400 MB (by
-~25 MB): its plan step holds every customer and every managed company at once; comparing the two
-sides as sorted streams by `ORIGIN_ID` would lift it, and is not done yet."""
+code location loaded is ~172 MB (the 1,000-row figures). Reconciliation, at its peak (the planning
+step): customer chunks 17 MB, companies 86 MB, the plan 17 MB (+7 MB while planning), ~25 MB the
+allocator keeps after freeing. The seed repeats some free-text values (6 distinct COMMENTS), which
+the shared strings profit from; with unique comments the estimate is ~340 MB. Growth above the
+baseline is still about linear above 10,000 rows (the rows themselves, held once): a full
+comparison holds both sides; comparing them as sorted streams by `ORIGIN_ID` would make it
+sub-linear, and is not done."""
 
 
 @dataclass(frozen=True)
