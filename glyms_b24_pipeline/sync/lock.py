@@ -94,14 +94,17 @@ class PortalLock:
         return self._conn is not None and not self._conn.closed
 
     def _params(self) -> dict[str, Any]:
-        bucket = existing_bucket(self.portal)
-        return {"namespace": LOCK_NAMESPACE, "portal": self.portal, "holder": self.holder,
-                "bucket_level": bucket.level if bucket is not None else None}
+        return {"namespace": LOCK_NAMESPACE, "portal": self.portal, "holder": self.holder}
 
-    def _query(self, name: str) -> list[dict[str, Any]]:
+    def _bucket_level(self) -> dict[str, Any]:
+        """This process's request counter for the portal, left for the next writer (None: no client made one)."""
+        bucket = existing_bucket(self.portal)
+        return {"bucket_level": bucket.level if bucket is not None else None}
+
+    def _query(self, name: str, **extra: Any) -> list[dict[str, Any]]:
         assert self._conn is not None
         with self._conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-            cur.execute(read_sql(f"queries/{name}.sql"), self._params())
+            cur.execute(read_sql(f"queries/{name}.sql"), {**self._params(), **extra})
             return [dict(row) for row in cur.fetchall()] if cur.description else []
 
     def acquire(self) -> "PortalLock":
@@ -168,7 +171,7 @@ class PortalLock:
     def touch(self) -> None:
         """A write request is about to leave (recorded for the fence of the next writer)."""
         try:
-            self._query("portal_writer_touch")
+            self._query("portal_writer_touch", **self._bucket_level())
         except psycopg2.Error:
             self.ensure_held()  # raises PortalLockLost when the session is gone
 
@@ -195,7 +198,7 @@ class PortalLock:
         """Give the lock back (closing the session releases it), saying no request is in flight."""
         if self.epoch is not None and self.held:
             try:
-                self._query("portal_writer_release")
+                self._query("portal_writer_release", **self._bucket_level())
             except psycopg2.Error:  # the session is gone: the lock went with it
                 pass
         conn, self._conn = self._conn, None
