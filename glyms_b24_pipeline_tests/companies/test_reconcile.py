@@ -107,3 +107,42 @@ def test_cli_sync_and_reconcile_companies_print_their_summaries(glyms_dsn, porta
     assert "companies plan: 2 log rows, 1 to create" in done.stdout and "1 invalid" in done.stdout
     assert "companies push: 1 companies written, 0 failed" in done.stdout
     assert "DONE WITH PROBLEMS" in done.stdout and os.path.isdir(cli_env["DAGSTER_HOME"])
+
+
+def test_link_candidates_read_the_companies_the_portal_names_one_request_at_a_time(portal, monkeypatch):
+    """The portal's matching may name tens of thousands of managed companies (a shared phone): their
+    answers are read one request at a time, and an e-mail in the last request still wins over a phone."""
+    from glyms_b24_pipeline.bitrix24.auth import WebhookAuth
+    from glyms_b24_pipeline.bitrix24.client import BATCH_LIMIT, Bitrix24Client
+    from glyms_b24_pipeline.bitrix24.limits import ClientLimits
+    from glyms_b24_pipeline.companies import bitrix
+    from glyms_b24_pipeline.companies.plan import LinkCandidate
+    from glyms_b24_pipeline.config import CompaniesSettings
+
+    monkeypatch.setattr(bitrix, "LOOKUP_CHUNK", 2)  # 100 companies a request, not 2,500: three requests here
+    named = 3 * BATCH_LIMIT * 2
+    first_by_phone = portal.seed_company(TITLE="A mano 1", PHONE=[{"VALUE": "+54 351 411-1111", "VALUE_TYPE": "WORK"}])
+    second_by_phone = portal.seed_company(TITLE="A mano 2", PHONE=[{"VALUE": "+54 351 422-2222", "VALUE_TYPE": "WORK"}])
+    for n in range(named - 3):  # managed companies that share the first customer's phone
+        portal.seed_company(TITLE=f"Gestionada {n}", ORIGIN_ID=str(100_000 + n),
+                            PHONE=[{"VALUE": "+54 351 411-1111", "VALUE_TYPE": "WORK"}])
+    by_mail = portal.seed_company(TITLE="A mano 3", EMAIL=[{"VALUE": "A@Lab.ar", "VALUE_TYPE": "WORK"}],
+                                  PHONE=[{"VALUE": "+54 351 411-1111", "VALUE_TYPE": "WORK"}])
+
+    class RecordedClient:
+        """The real client over HTTP; it notes how many list commands each batch call carries."""
+
+        def __init__(self, client):
+            self.client, self.list_batches = client, []
+
+        def batch(self, commands):
+            if commands[0].method == "crm.company.list":
+                self.list_batches.append(len(commands))
+            return self.client.batch(commands)
+
+    client = RecordedClient(Bitrix24Client(WebhookAuth(portal.add_webhook(user_id=1)), ClientLimits.permissive()))
+    customers = [{"id_cliente": 1, "mail": "a@lab.ar", "telefono": "0351 4111111"},
+                 {"id_cliente": 2, "mail": None, "telefono": "0351 4222222"}]
+    assert bitrix.find_link_candidates(client, customers, CompaniesSettings()) == {
+        "1": LinkCandidate(by_mail, "email"), "2": LinkCandidate(second_by_phone, "phone")}
+    assert first_by_phone < by_mail and client.list_batches == [BATCH_LIMIT] * 3

@@ -245,35 +245,6 @@ def test_shared_values_are_per_column_bounded_and_leave_other_types_alone():
     assert shared("a", number) is number and shared("a", None) is None
 
 
-def test_link_candidates_read_the_companies_the_portal_names_one_request_at_a_time():
-    from glyms_b24_pipeline.bitrix24.client import BATCH_LIMIT, CommandOutcome
-    from glyms_b24_pipeline.companies.bitrix import LOOKUP_CHUNK, find_link_candidates
-    from glyms_b24_pipeline.companies.plan import LinkCandidate
-    from glyms_b24_pipeline.config import CompaniesSettings
-
-    named = 3 * BATCH_LIMIT * LOOKUP_CHUNK  # the matching names many managed companies (a shared phone)
-    hand_made = {10: {"PHONE": [{"VALUE": "+54 351 411-1111"}]}, 20: {"PHONE": [{"VALUE": "+54 351 422-2222"}]},
-                 named - 5: {"EMAIL": [{"VALUE": "A@Lab.ar"}]}}  # e-mail, in the last request, wins over phone
-
-    class Portal:
-        list_requests: list[int] = []
-
-        def batch(self, commands):
-            if commands[0].method == "crm.duplicate.findbycomm":
-                return {c.key: CommandOutcome(c.key, True, {"COMPANY": list(range(1, named + 1))}) for c in commands}
-            self.list_requests.append(len(commands))
-            return {c.key: CommandOutcome(c.key, True, [
-                {"ID": str(i), **hand_made.get(i, {"ORIGIN_ID": str(100_000 + i), "PHONE": [{"VALUE": "0351 4111111"}]})}
-                for i in c.params["filter"]["@ID"]]) for c in commands}
-
-    customers = [{"id_cliente": 1, "mail": "a@lab.ar", "telefono": "0351 4111111"},
-                 {"id_cliente": 2, "mail": None, "telefono": "0351 4222222"}]
-    portal = Portal()
-    assert find_link_candidates(portal, customers, CompaniesSettings()) == {
-        "1": LinkCandidate(named - 5, "email"), "2": LinkCandidate(20, "phone")}
-    assert portal.list_requests == [BATCH_LIMIT] * 3
-
-
 # --- the push keeps little of a settled write
 
 
