@@ -21,6 +21,7 @@ from glyms_b24_pipeline.sandbox.postgres import (
     postgres_for_tests,
     sqlalchemy_url,
 )
+from glyms_b24_pipeline_tests.glyms.minimal_schema import create_minimal_glyms
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,8 +51,19 @@ def pg_admin_dsn():
 
 @pytest.fixture(scope="session")
 def glyms_template(pg_admin_dsn):
-    """A template database holding the sandbox Glyms schema plus install-sql."""
+    """A template database holding exactly the Glyms schema contract's objects plus install-sql."""
     name = f"glyms_b24_tmpl_{uuid.uuid4().hex[:8]}"
+    dsn = create_database(pg_admin_dsn, name)
+    create_minimal_glyms(dsn)
+    install_sql(dsn)
+    yield name
+    _drop(pg_admin_dsn, name)
+
+
+@pytest.fixture(scope="session")
+def sandbox_glyms_template(pg_admin_dsn):
+    """A template database holding the sandbox's richer Glyms schema plus install-sql."""
+    name = f"glyms_b24_sbx_{uuid.uuid4().hex[:8]}"
     dsn = create_database(pg_admin_dsn, name)
     apply_glyms_schema(dsn)
     install_sql(dsn)
@@ -69,8 +81,16 @@ def empty_database_dsn(pg_admin_dsn):
 
 @pytest.fixture
 def glyms_dsn(pg_admin_dsn, glyms_template):
-    """A fresh Glyms database (sandbox schema + install-sql, no rows) for one test."""
+    """A fresh Glyms database (the schema contract's objects + install-sql, no rows) for one test."""
     dsn = create_database(pg_admin_dsn, template=glyms_template)
+    yield dsn
+    _drop(pg_admin_dsn, database_name(dsn))
+
+
+@pytest.fixture
+def sandbox_glyms_dsn(pg_admin_dsn, sandbox_glyms_template):
+    """A fresh Glyms database with the sandbox's schema (versioned services, extra columns) + install-sql."""
+    dsn = create_database(pg_admin_dsn, template=sandbox_glyms_template)
     yield dsn
     _drop(pg_admin_dsn, database_name(dsn))
 

@@ -93,6 +93,21 @@ MUTATIONS = [
         ("glyms_b24_pipeline_tests/companies/test_claims.py::"
          "test_a_run_killed_mid_push_leaves_no_row_claimed_and_the_next_run_finishes",),
     ),
+    Mutation(
+        "glyms_contract_preflight", "read Glyms without comparing the schema contract with its catalog first",
+        (("glyms_b24_pipeline/glyms/contract.py",
+          '    """Raise :class:`GlymsContractError` (one line, exit code 2) unless the database meets the contract."""\n',
+          '    """Raise :class:`GlymsContractError` (one line, exit code 2) unless the database meets the contract."""\n'
+          '    return\n'),),
+        ("glyms_b24_pipeline_tests/operator/test_glyms_contract_cli.py::"
+         "test_a_contract_violation_is_one_line_exit_2_and_nothing_written",),
+    ),
+    Mutation(
+        "price_tie_rule", "let the row order choose between two price versions of one date",
+        (("sql/queries/active_services.sql", "max(v.valor_unico) AS valor_unico",
+          "(array_agg(v.valor_unico))[1] AS valor_unico"),),
+        ("glyms_b24_pipeline_tests/sandbox/test_hostile_corpus.py",),
+    ),
 ]
 
 

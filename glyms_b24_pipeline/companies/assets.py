@@ -255,6 +255,7 @@ def customers(glyms_db: GlymsDatabase, sync_settings: SyncSettings):
     """Every Glyms customer (public.cliente), for the full reconciliation and the initial load."""
     with reported_as_failure():
         settings = sync_settings.load().companies
+        glyms_db.require_contract()
         rows = glyms_db.table("all_customers")
     return dg.MaterializeResult(value=rows, metadata={"dagster/row_count": len(rows)},
                                 check_results=_warning_checks(customer_groups(rows), settings))
@@ -313,6 +314,7 @@ def companies_reconcile_push(context: dg.AssetExecutionContext, config: Companie
     """Writes the reconciliation to Bitrix24 and records each company's outcome in glyms_b24.sync_audit."""
 
     def recompute(client: Any, settings: Settings) -> CompanySyncPlan:
+        glyms_db.require_contract()
         rows = glyms_db.table("all_customers")
         found, candidates = read_directory(client, rows, settings.companies)
         portal_writer.note_read(RECONCILE, context)

@@ -32,6 +32,7 @@ from glyms_b24_pipeline.companies.plan import (
 )
 from glyms_b24_pipeline.config import CompaniesSettings
 from glyms_b24_pipeline.glyms.connection import connect, fetch_all, fetch_records
+from glyms_b24_pipeline.glyms.contract import require_contract
 from glyms_b24_pipeline.glyms.resource import GlymsTransaction
 from glyms_b24_pipeline.rows import ChunkedPickle
 from glyms_b24_pipeline.sql_files import read_sql
@@ -190,6 +191,7 @@ class ChangeLog(dg.ConfigurableResource):
 
         Holding the portal's writer lock, every other claim is a dead run's and returns at once;
         otherwise only claims older than the lease do."""
+        require_contract(self.dsn)
         with connect(self.dsn) as conn:
             if holds_portal_lock:
                 reclaimed = len(fetch_all(conn, read_sql("queries/change_log_reclaim_orphans.sql"), {"run_id": run_id}))

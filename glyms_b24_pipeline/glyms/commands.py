@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from glyms_b24_pipeline.config import require_env
 from glyms_b24_pipeline.glyms.connection import describe_dsn
-from glyms_b24_pipeline.glyms.install import check_install, install_sql
+from glyms_b24_pipeline.glyms.contract import contract_error
+from glyms_b24_pipeline.glyms.install import check_install, glyms_object_lines, install_sql
 
 
 def install_sql_command(args: argparse.Namespace) -> int:
     dsn = require_env("GLYMS_PG_DSN", "DSN of the Glyms PostgreSQL database")
     where = describe_dsn(dsn)
     if args.check:
-        objects = check_install(dsn)
-        missing = [obj for obj in objects if not obj.present]
-        for obj in objects:
+        check = check_install(dsn)
+        for line in glyms_object_lines(check):
+            print(line)
+        for obj in check.objects:
             print(f"{'ok     ' if obj.present else 'MISSING'}  {obj.kind:<8}  {obj.name}")
-        if missing:
-            print(f"{len(missing)} of {len(objects)} objects missing in {where}: run glyms-b24 install-sql")
+        error = contract_error(check.glyms_violations, dsn)
+        if error is not None:
+            print(f"error: {error}", file=sys.stderr)
+            return error.exit_code
+        if check.missing:
+            print(f"{len(check.missing)} of {len(check.objects)} objects missing in {where}: run glyms-b24 install-sql")
             return 1
-        print(f"all {len(objects)} objects present in {where}")
+        print(f"all {len(check.objects)} objects present in {where}; the Glyms schema contract is met")
         return 0
     applied = install_sql(dsn)
     print(f"applied {', '.join(applied)} to {where}")

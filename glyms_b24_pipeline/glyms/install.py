@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from glyms_b24_pipeline.glyms.connection import GlymsDatabaseError, connect, fetch_all
+from glyms_b24_pipeline.glyms.connection import connect, fetch_all
+from glyms_b24_pipeline.glyms.contract import RELATIONS, Violation, check_contract, read_violations
 from glyms_b24_pipeline.sql_files import install_scripts, read_sql
 
 
@@ -15,16 +16,29 @@ class InstalledObject:
     present: bool
 
 
+@dataclass(frozen=True)
+class InstallCheck:
+    """What ``install-sql --check`` found: install-sql's own objects, and what Glyms itself must hold."""
+
+    objects: list[InstalledObject]
+    #: violations of the Glyms schema contract that install-sql cannot fix (the lab's Glyms must)
+    glyms_violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def missing(self) -> list[InstalledObject]:
+        return [obj for obj in self.objects if not obj.present]
+
+
 def install_sql(dsn: str) -> list[str]:
     """Run every install script in one transaction; returns the script names applied.
 
     Each script is idempotent, so running this on a database that already has the objects
-    (or part of them) is safe.
+    (or part of them) is safe. The Glyms objects of the contract are checked first: nothing is
+    installed into a database that is not a Glyms the sync can read.
     """
     applied = []
     with connect(dsn) as conn:
-        if not fetch_all(conn, read_sql("queries/relation_exists.sql"), {"relation": "public.cliente"})[0]["present"]:
-            raise GlymsDatabaseError("public.cliente is missing: is GLYMS_PG_DSN pointing at the Glyms database?")
+        check_contract(conn, dsn, include_install=False)
         with conn.cursor() as cur:
             for script in install_scripts():
                 cur.execute(script.read_text(encoding="utf-8"))
@@ -32,13 +46,24 @@ def install_sql(dsn: str) -> list[str]:
     return applied
 
 
-def check_install(dsn: str) -> list[InstalledObject]:
-    """Every object install-sql manages and whether it is present; changes nothing."""
+def check_install(dsn: str) -> InstallCheck:
+    """Every object install-sql manages and whether it is present, and the Glyms contract; changes nothing."""
     with connect(dsn) as conn:
         conn.set_session(readonly=True)
         rows = fetch_all(conn, read_sql("install_check.sql"))
-    return [InstalledObject(row["kind"], row["name"], bool(row["present"])) for row in rows]
+        violations = read_violations(conn, include_install=False)
+    return InstallCheck([InstalledObject(row["kind"], row["name"], bool(row["present"])) for row in rows], violations)
 
 
-def missing_objects(dsn: str) -> list[InstalledObject]:
-    return [obj for obj in check_install(dsn) if not obj.present]
+def glyms_object_lines(check: InstallCheck) -> list[str]:
+    """One line per Glyms-owned contract object: ok, or what is wrong with it."""
+    lines = []
+    for relation in RELATIONS:
+        if relation.created_by_install:
+            continue
+        problems = [v.text.removeprefix(relation.name).lstrip(".: ") for v in check.glyms_violations
+                    if v.object_name == relation.name]
+        status = "ERROR  " if problems else "ok     "
+        lines.append(f"{status}  {relation.kind:<8}  {relation.name}" + (f": {'; '.join(problems)}" if problems else ""))
+    return lines
+

@@ -11,6 +11,7 @@ import pandas as pd
 import psycopg2.extensions
 
 from glyms_b24_pipeline.glyms.connection import connect, fetch_all, fetch_streamed
+from glyms_b24_pipeline.glyms.contract import require_contract
 from glyms_b24_pipeline.rows import Row, column_index, iter_unpacked, pack, unpack
 from glyms_b24_pipeline.sql_files import read_sql
 
@@ -96,6 +97,10 @@ class GlymsDatabase(dg.ConfigurableResource):
 
     dsn: str
     connect_timeout_seconds: int = 10
+
+    def require_contract(self) -> None:
+        """Before the first read of Glyms: the database meets the Glyms schema contract, or one line (exit 2)."""
+        require_contract(self.dsn)
 
     def rows(self, query: str, params: Optional[Mapping[str, Any]] = None) -> list[dict[str, Any]]:
         """Rows of ``sql/queries/<query>.sql`` as dicts."""

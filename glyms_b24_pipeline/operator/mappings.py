@@ -22,6 +22,7 @@ from glyms_b24_pipeline.bitrix24.client import PAGE_SIZE, BatchCommand
 from glyms_b24_pipeline.config import Settings, load_settings, require_env
 from glyms_b24_pipeline.errors import OperatorError
 from glyms_b24_pipeline.glyms.connection import connect, fetch_all
+from glyms_b24_pipeline.glyms.contract import check_contract
 from glyms_b24_pipeline.sql_files import read_sql
 
 #: the parts a check can be limited to, by sync name
@@ -194,6 +195,7 @@ def read_glyms(db_dsn: str, syncs: Sequence[str] = SYNCS) -> GlymsUsage:
     customers_tipo_ot: dict[int, int] = {}
     customers_tipo: dict[int, int] = {}
     with connect(db_dsn) as conn:
+        check_contract(conn, db_dsn)
         if "services" in syncs:
             services = counts(conn, "mapping_services_tipo_ot_in_use", {"active": 1})
         if "companies" in syncs:
@@ -267,7 +269,8 @@ def check_mappings(client: Any, db_dsn: str, settings: Settings, syncs: Optional
     unknown = [name for name in chosen if name not in SYNCS]
     if unknown:
         raise ValueError(f"unknown sync(s) {unknown}; known: {', '.join(SYNCS)}")
-    return compare(settings, read_portal(client, settings, chosen), read_glyms(db_dsn, chosen), chosen)
+    glyms = read_glyms(db_dsn, chosen)  # first: the Glyms schema contract is checked before anything is read
+    return compare(settings, read_portal(client, settings, chosen), glyms, chosen)
 
 
 # --- CLI -----------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ def prepare_glyms(admin_dsn: str, services: int, customers: int, hostile: bool =
         apply_glyms_schema(dsn)
     install_sql(dsn)
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM lims.prestacion")
+        cur.execute("SELECT count(*) FROM lims.v_prestacion_max_version")
         empty = (cur.fetchone() or (0,))[0] == 0
     if empty:
         summary = seed_glyms(dsn, services=services, customers=customers)

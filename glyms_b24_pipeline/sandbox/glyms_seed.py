@@ -183,19 +183,8 @@ def seed_glyms(dsn: str, *, services: int = 300, customers: int = 100, seed: int
     conn = psycopg2.connect(dsn)
     try:
         with conn, conn.cursor() as cur:
-            psycopg2.extras.execute_values(
-                cur,
-                "INSERT INTO public.contrato (id_contrato, nombre, id_tipo_ot, contrato_base) VALUES %s "
-                "ON CONFLICT (id_contrato) DO NOTHING",
-                CONTRACTS,
-            )
-            psycopg2.extras.execute_values(
-                cur,
-                "INSERT INTO lims.prestacion (id_prestacion, version, codigo, descripcion, comentario, activa, "
-                "id_tipo_ot, fecha_version) VALUES %s",
-                service_rows,
-                page_size=1000,
-            )
+            insert_contracts(cur)
+            insert_services(cur, service_rows)
             psycopg2.extras.execute_values(
                 cur,
                 "INSERT INTO public.contrato_presta (id_contrato, codigo_presta, valor_unico, fecha_version) VALUES %s",
@@ -218,22 +207,83 @@ def seed_glyms(dsn: str, *, services: int = 300, customers: int = 100, seed: int
     return summary
 
 
+# --- writing services into either picture of Glyms ------------------------------------------------
+# The sandbox keeps services versioned (lims.prestacion under the view, as a LIMS would); a database
+# built from the Glyms schema contract alone has lims.v_prestacion_max_version as a plain table. The
+# seeds, the tests and the benchmarks write services through these functions, whichever it is.
+
+
+def _has(cur: Any, relation: str) -> bool:
+    cur.execute("SELECT to_regclass(%s) IS NOT NULL", (relation,))
+    return bool((cur.fetchone() or (False,))[0])
+
+
+def services_versioned(cur: Any) -> bool:
+    """True in the sandbox's schema (versions in lims.prestacion), False where the view is a table."""
+    return _has(cur, "lims.prestacion")
+
+
+def insert_contracts(cur: Any) -> None:
+    """The sandbox's contracts table, where the schema has one (the sync never reads it)."""
+    if _has(cur, "public.contrato"):
+        psycopg2.extras.execute_values(
+            cur, "INSERT INTO public.contrato (id_contrato, nombre, id_tipo_ot, contrato_base) VALUES %s "
+                 "ON CONFLICT (id_contrato) DO NOTHING", CONTRACTS)
+
+
+def insert_services(cur: Any, versions: list[tuple]) -> None:
+    """Service versions ``(id_prestacion, version, codigo, descripcion, comentario, activa, id_tipo_ot,
+    fecha_version)``: every one into lims.prestacion, or the newest of each into the view's table."""
+    if services_versioned(cur):
+        psycopg2.extras.execute_values(
+            cur, "INSERT INTO lims.prestacion (id_prestacion, version, codigo, descripcion, comentario, activa, "
+                 "id_tipo_ot, fecha_version) VALUES %s", versions, page_size=1000)
+        return
+    newest: dict[Any, tuple] = {}
+    for row in versions:
+        if row[0] not in newest or row[1] >= newest[row[0]][1]:
+            newest[row[0]] = row
+    psycopg2.extras.execute_values(
+        cur, "INSERT INTO lims.v_prestacion_max_version (id_prestacion, codigo, descripcion, comentario, activa, "
+             "id_tipo_ot) VALUES %s", [(r[0], r[2], r[3], r[4], r[5], r[6]) for r in newest.values()], page_size=1000)
+
+
+def delete_services(dsn: str) -> None:
+    """Every service gone from Glyms (the wrong database, or a broken view, as the sync would see it)."""
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM lims.prestacion" if services_versioned(cur) else "DELETE FROM lims.v_prestacion_max_version")
+    conn.close()
+
+
 def add_service_version(dsn: str, id_prestacion: int, *, descripcion: Optional[str] = None,
-                        comentario: Optional[str] = None, activa: Optional[int] = None) -> None:
-    """Edit a service the way Glyms does: a new version row copying the latest one."""
+                        comentario: Optional[str] = None, activa: Optional[int] = None,
+                        id_tipo_ot: Optional[int] = None) -> None:
+    """Edit a service the way Glyms does: a new version row copying the latest one (where the view is a
+    table, its row is updated)."""
+    params = {"id": id_prestacion, "descripcion": descripcion, "comentario": comentario, "activa": activa,
+              "id_tipo_ot": id_tipo_ot}
     conn = psycopg2.connect(dsn)
     try:
         with conn, conn.cursor() as cur:
-            cur.execute(
-                """
-                INSERT INTO lims.prestacion (id_prestacion, version, codigo, descripcion, comentario, activa, id_tipo_ot, fecha_version)
-                SELECT id_prestacion, version + 1, codigo,
-                       COALESCE(%(descripcion)s, descripcion), COALESCE(%(comentario)s, comentario),
-                       COALESCE(%(activa)s, activa), id_tipo_ot, fecha_version + interval '1 day'
-                FROM lims.v_prestacion_max_version WHERE id_prestacion = %(id)s
-                """,
-                {"id": id_prestacion, "descripcion": descripcion, "comentario": comentario, "activa": activa},
-            )
+            if services_versioned(cur):
+                cur.execute(
+                    """
+                    INSERT INTO lims.prestacion (id_prestacion, version, codigo, descripcion, comentario, activa,
+                                                 id_tipo_ot, fecha_version)
+                    SELECT id_prestacion, version + 1, codigo,
+                           COALESCE(%(descripcion)s, descripcion), COALESCE(%(comentario)s, comentario),
+                           COALESCE(%(activa)s, activa), COALESCE(%(id_tipo_ot)s, id_tipo_ot),
+                           fecha_version + interval '1 day'
+                    FROM lims.v_prestacion_max_version WHERE id_prestacion = %(id)s
+                    """, params)
+            else:
+                cur.execute(
+                    """
+                    UPDATE lims.v_prestacion_max_version
+                    SET descripcion = COALESCE(%(descripcion)s, descripcion), comentario = COALESCE(%(comentario)s, comentario),
+                        activa = COALESCE(%(activa)s, activa), id_tipo_ot = COALESCE(%(id_tipo_ot)s, id_tipo_ot)
+                    WHERE id_prestacion = %(id)s
+                    """, params)
             if cur.rowcount != 1:
                 raise KeyError(f"no service {id_prestacion}")
     finally:

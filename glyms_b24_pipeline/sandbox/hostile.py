@@ -23,9 +23,8 @@ from decimal import Decimal
 from typing import Any, Mapping, Optional
 
 import psycopg2
-import psycopg2.extras
 
-from glyms_b24_pipeline.sandbox.glyms_seed import CONTRACT_BY_TIPO_OT, CONTRACTS
+from glyms_b24_pipeline.sandbox.glyms_seed import CONTRACT_BY_TIPO_OT, insert_contracts, insert_services
 
 STORED, CLEANED, REPORTED = "stored", "cleaned", "reported"
 #: the largest price NUMERIC(14,2) holds
@@ -146,9 +145,11 @@ def hostile_services() -> list[HostileService]:
         HostileService("largest price", "Precio máximo", _stored(price=MAX_PRICE), prices=((MAX_PRICE, "2024-01-01"),)),
         HostileService("one cent", "Precio un centavo", _stored(price=Decimal("0.01")),
                        prices=((Decimal("0.01"), "2024-01-01"),)),
-        # two price versions with the same date: the one inserted last is in force, every run
+        # two price versions with the same date: the higher is in force, every run, whatever the row order
         HostileService("price tie", "Precio empatado", _stored(price=Decimal("222.00")),
                        prices=((Decimal("111.00"), "2024-05-01"), (Decimal("222.00"), "2024-05-01"))),
+        HostileService("price tie, higher first", "Precio empatado al revés", _stored(price=Decimal("222.00")),
+                       prices=((Decimal("222.00"), "2024-05-01"), (Decimal("111.00"), "2024-05-01"))),
         # codes
         HostileService("duplicate code A", "Código repetido A", _stored(code="DUP-001", price=Decimal("777.00")),
                        codigo="DUP-001", prices=((Decimal("777.00"), "2024-01-01"),)),
@@ -280,16 +281,12 @@ def seed_hostile(dsn: str, *, first_service_id: int = FIRST_HOSTILE_SERVICE_ID, 
     conn = psycopg2.connect(dsn)
     try:
         with conn, conn.cursor() as cur:
-            psycopg2.extras.execute_values(
-                cur, "INSERT INTO public.contrato (id_contrato, nombre, id_tipo_ot, contrato_base) VALUES %s "
-                     "ON CONFLICT (id_contrato) DO NOTHING", CONTRACTS)
+            insert_contracts(cur)
             for offset, service in enumerate(hostile_services() if services else []):
                 id_prestacion = first_service_id + offset
                 codigo = service.codigo if service.codigo is not None else f"H{id_prestacion}"
-                cur.execute(
-                    "INSERT INTO lims.prestacion (id_prestacion, version, codigo, descripcion, comentario, activa, "
-                    "id_tipo_ot) VALUES (%s, 1, %s, %s, %s, 1, %s)",
-                    (id_prestacion, codigo, service.descripcion, service.comentario, service.id_tipo_ot))
+                insert_services(cur, [(id_prestacion, 1, codigo, service.descripcion, service.comentario, 1,
+                                       service.id_tipo_ot, "2024-01-01")])
                 contract = CONTRACT_BY_TIPO_OT.get(service.id_tipo_ot) if service.id_tipo_ot is not None else None
                 for valor, fecha in service.prices if contract else ():
                     cur.execute("INSERT INTO public.contrato_presta (id_contrato, codigo_presta, valor_unico, "

@@ -67,7 +67,8 @@ def contract_parameters(settings: ServicesSettings) -> dict[str, list[int]]:
 
 
 def read_glyms_services(db: GlymsDatabase, settings: ServicesSettings) -> RowTable:
-    """Active Glyms services as compact rows, streamed from a server-side cursor."""
+    """Active Glyms services as compact rows, streamed from a server-side cursor (after the contract's preflight)."""
+    db.require_contract()
     return db.table("active_services", contract_parameters(settings))
 
 

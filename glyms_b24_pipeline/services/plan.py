@@ -183,6 +183,13 @@ def desired_service(row: Mapping[str, Any], settings: ServicesSettings) -> tuple
         return None, f"precio {price} is negative", ()
     if price is None:
         warnings.append("no price in Glyms")
+    code = clean_text(row.get("codigo"))
+    if not code:
+        warnings.append("codigo is empty: no price can be looked up for it")
+    values_on_date = optional_int(row.get("precio_valores_en_fecha")) or 0
+    if values_on_date > 1:
+        warnings.append(f"{values_on_date} prices share the newest fecha_version ({row.get('precio_fecha_version')}): "
+                        "the highest is in force")
     section_id = settings.sections_by_tipo_ot.get(tipo_ot) if tipo_ot is not None else None
     if section_id is None:
         warnings.append(f"id_tipo_ot {tipo_ot} has no section mapping")
@@ -191,7 +198,7 @@ def desired_service(row: Mapping[str, Any], settings: ServicesSettings) -> tuple
             xml_id=xml_id,
             name=name,
             detail_text=clean_text(row.get("comentario")),
-            code=clean_text(row.get("codigo")),
+            code=code,
             section_id=section_id,
             price=price,
             id_tipo_ot=tipo_ot,
@@ -229,6 +236,66 @@ def priced_catalog_service(item: Mapping[str, Any], price: Optional[CatalogPrice
         price=price.price if price else None,
         currency=price.currency if price else None,
     )
+
+
+
+class MappedRow(NamedTuple):
+    """A Glyms row as :func:`desired_service` maps it."""
+
+    xml_id: str
+    service: Optional[DesiredService]
+    reason: str
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GlymsCensus:
+    """What one row cannot tell alone: ids the view gives more than once, codes several services share."""
+
+    #: xmlId -> how many rows carry it (only those with more than one)
+    repeated_ids: Mapping[str, int]
+    #: codigo -> the xmlIds of the services that carry it (only codes of more than one service)
+    shared_codes: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, glyms_rows: Iterable[Mapping[str, Any]]) -> "GlymsCensus":
+        ids: Counter[str] = Counter()
+        by_code: dict[str, set[str]] = {}
+        for row in glyms_rows:
+            xml_id = normalise_text(row.get("id_prestacion"))
+            if not xml_id:
+                continue
+            ids[xml_id] += 1
+            code = clean_text(row.get("codigo"))
+            if code:
+                by_code.setdefault(code, set()).add(xml_id)
+        return cls({xml_id: n for xml_id, n in ids.items() if n > 1},
+                   {code: tuple(sorted(held, key=_id_order)) for code, held in by_code.items() if len(held) > 1})
+
+
+def _id_order(xml_id: str) -> tuple[int, str]:
+    return (int(xml_id), "") if xml_id.isdigit() else (1 << 62, xml_id)
+
+
+def merge_copies(copies: list[MappedRow]) -> MappedRow:
+    """One id_prestacion the view returned several times: the same service every time is synced once;
+    copies that differ are not synced (no copy is more right than another), and its catalog service is left alone."""
+    first = copies[0]
+    if all(copy.service == first.service and copy.reason == first.reason for copy in copies):
+        note = f"id_prestacion {first.xml_id} appears {len(copies)} times in lims.v_prestacion_max_version (identical rows)"
+        return first._replace(warnings=(*first.warnings, note))
+    differing = sorted({name for copy in copies[1:] for name in _differences(first, copy)})
+    return MappedRow(first.xml_id, None,
+                     f"id_prestacion {first.xml_id} appears {len(copies)} times in lims.v_prestacion_max_version with "
+                     f"different {', '.join(differing)}; not synced until the view gives it once", ())
+
+
+def _differences(a: MappedRow, b: MappedRow) -> list[str]:
+    if a.service is None or b.service is None:
+        return ["values"]
+    names = {"name": "descripcion", "detail_text": "comentario", "code": "codigo", "section_id": "id_tipo_ot",
+             "price": "precio", "id_tipo_ot": "id_tipo_ot"}
+    return [column for attribute, column in names.items() if getattr(a.service, attribute) != getattr(b.service, attribute)]
 
 
 def _field_changes(want: DesiredService, have: CatalogService, settings: ServicesSettings) -> dict[str, Any]:
@@ -287,21 +354,35 @@ def plan_against_catalog(
     settings: ServicesSettings,
     basis: Optional[PlanBasis] = None,
 ) -> ServiceSyncPlan:
-    """:func:`service_sync_plan` on a catalog already normalised (rows without an xmlId are ignored)."""
+    """:func:`service_sync_plan` on a catalog already normalised (rows without an xmlId are ignored).
+
+    The Glyms rows are read twice (a census, then the plan): a one-shot iterator is listed first."""
+    if iter(glyms_rows) is glyms_rows:
+        glyms_rows = list(glyms_rows)
     catalog_by_xml: dict[str, list[CatalogService]] = {}
     for service in catalog:
         if service.xml_id:
             catalog_by_xml.setdefault(service.xml_id, []).append(service)
 
+    census = GlymsCensus.of(glyms_rows)
     changes: list[PlannedChange] = []
     seen: set[str] = set()
+    copies: dict[str, list[MappedRow]] = {}
     for row in glyms_rows:
-        want, reason, warnings = desired_service(row, settings)
-        xml_id = want.xml_id if want else normalise_text(row.get("id_prestacion"))
-        if xml_id in seen:
-            changes.append(PlannedChange(xml_id, Action.INVALID, reason="id_prestacion appears twice in the Glyms answer"))
-            continue
-        seen.add(xml_id)
+        mapped = MappedRow(normalise_text(row.get("id_prestacion")), *desired_service(row, settings))
+        if mapped.xml_id in census.repeated_ids:
+            held = copies.setdefault(mapped.xml_id, [])
+            held.append(mapped)
+            if len(held) < census.repeated_ids[mapped.xml_id]:
+                continue  # decided once every copy is in: the view's row order must not choose
+            mapped = merge_copies(copies.pop(mapped.xml_id))
+        want, reason, warnings = mapped.service, mapped.reason, mapped.warnings
+        xml_id = mapped.xml_id
+        if want is not None and want.code in census.shared_codes:
+            others = ", ".join(i for i in census.shared_codes[want.code] if i != xml_id)
+            warnings += (f"codigo {want.code} is also the code of active service(s) {others}: they share its price",)
+        if xml_id:
+            seen.add(xml_id)
         matches = catalog_by_xml.get(xml_id, [])
         if len(matches) > 1:
             ids = ", ".join(str(m.bitrix_id) for m in matches)

@@ -5,8 +5,8 @@ import pytest
 
 from glyms_b24_pipeline.cli import main
 from glyms_b24_pipeline.glyms.connection import GlymsDatabaseError
-from glyms_b24_pipeline.glyms.install import check_install, install_sql, missing_objects
-from glyms_b24_pipeline.sandbox.postgres import apply_glyms_schema
+from glyms_b24_pipeline.glyms.install import check_install, install_sql
+from glyms_b24_pipeline_tests.glyms.minimal_schema import create_minimal_glyms
 
 
 def _log_rows(dsn):
@@ -33,7 +33,7 @@ def test_install_is_idempotent_and_keeps_rows(glyms_dsn):
         cur.execute("INSERT INTO public.cliente (razon_social) VALUES ('Veterinaria Norte')")
     install_sql(glyms_dsn)
     install_sql(glyms_dsn)
-    assert missing_objects(glyms_dsn) == []
+    assert check_install(glyms_dsn).missing == []
     with psycopg2.connect(glyms_dsn) as conn, conn.cursor() as cur:
         cur.execute("UPDATE public.cliente SET direccion = 'Av. Siempreviva 742'")
         # still exactly one trigger per event after three installs
@@ -43,9 +43,10 @@ def test_install_is_idempotent_and_keeps_rows(glyms_dsn):
 
 
 def test_install_on_a_database_with_the_seed_table_adds_columns(empty_database_dsn):
-    apply_glyms_schema(empty_database_dsn)
+    create_minimal_glyms(empty_database_dsn)
     with psycopg2.connect(empty_database_dsn) as conn, conn.cursor() as cur:
         # the seed's original DDL, with a row already in it
+        cur.execute("CREATE SCHEMA f_cliente")
         cur.execute(
             """CREATE TABLE f_cliente.sync_log_bitrix24 (
                 log_id SERIAL PRIMARY KEY, id_cliente INTEGER NOT NULL, operation_type VARCHAR(10) NOT NULL,
@@ -55,14 +56,14 @@ def test_install_on_a_database_with_the_seed_table_adds_columns(empty_database_d
         )
         cur.execute("INSERT INTO f_cliente.sync_log_bitrix24 (id_cliente, operation_type) VALUES (7, 'UPDATE')")
     install_sql(empty_database_dsn)
-    assert missing_objects(empty_database_dsn) == []
+    assert check_install(empty_database_dsn).missing == []
     assert _log_rows(empty_database_dsn) == [(7, "UPDATE", "PENDING", 0)]
 
 
 def test_check_reports_a_missing_trigger(glyms_dsn, capsys, monkeypatch):
     with psycopg2.connect(glyms_dsn) as conn, conn.cursor() as cur:
         cur.execute("DROP TRIGGER trg_cliente_sync_b24_delete ON public.cliente")
-    missing = [(obj.kind, obj.name) for obj in missing_objects(glyms_dsn)]
+    missing = [(obj.kind, obj.name) for obj in check_install(glyms_dsn).missing]
     assert missing == [("trigger", "public.cliente.trg_cliente_sync_b24_delete")]
 
     monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
@@ -70,10 +71,10 @@ def test_check_reports_a_missing_trigger(glyms_dsn, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "MISSING  trigger   public.cliente.trg_cliente_sync_b24_delete" in out
     # --check changed nothing
-    assert len(missing_objects(glyms_dsn)) == 1
+    assert len(check_install(glyms_dsn).missing) == 1
     assert main(["install-sql"]) == 0
     assert main(["install-sql", "--check"]) == 0
-    assert len(check_install(glyms_dsn)) == 23
+    assert len(check_install(glyms_dsn).objects) == 23
 
 
 def test_install_refuses_a_database_without_glyms(empty_database_dsn):

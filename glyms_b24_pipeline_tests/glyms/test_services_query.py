@@ -6,20 +6,18 @@ from decimal import Decimal
 import psycopg2
 import pytest
 
+from glyms_b24_pipeline.config import ServicesSettings
 from glyms_b24_pipeline.glyms.connection import GlymsDatabaseError
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
-from glyms_b24_pipeline.sandbox.glyms_seed import add_price_version, add_service_version, seed_glyms
+from glyms_b24_pipeline.sandbox.glyms_seed import add_price_version, add_service_version, insert_services, seed_glyms
+from glyms_b24_pipeline.services.assets import read_glyms_services
 
 CONTRACTS = {"tipo_ot_ids": [1, 2, 3], "contract_ids": [14, 259, 371]}
 
 
 def _insert(dsn, services, prices):
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO lims.prestacion (id_prestacion, version, codigo, descripcion, comentario, activa, id_tipo_ot) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            services,
-        )
+        insert_services(cur, [(*service, "2024-01-01") for service in services])
         cur.executemany(
             "INSERT INTO public.contrato_presta (id_contrato, codigo_presta, valor_unico, fecha_version) VALUES (%s, %s, %s, %s)",
             prices,
@@ -97,5 +95,6 @@ def test_same_seed_same_data(glyms_dsn):
 
 def test_missing_view_is_one_clear_line(empty_database_dsn):
     with pytest.raises(GlymsDatabaseError) as info:
-        GlymsDatabase(dsn=empty_database_dsn).rows("active_services", CONTRACTS)
+        read_glyms_services(GlymsDatabase(dsn=empty_database_dsn), ServicesSettings())
     assert str(info.value).startswith("lims.v_prestacion_max_version is missing: is GLYMS_PG_DSN pointing at the Glyms database?")
+    assert "\n" not in str(info.value)

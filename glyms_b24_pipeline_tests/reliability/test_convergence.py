@@ -28,7 +28,7 @@ from glyms_b24_pipeline.companies.changelog import ChangeLog
 from glyms_b24_pipeline.companies.mapping import DELETION_NOTE_PREFIX, desired_company
 from glyms_b24_pipeline.config import Settings, load_settings
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
-from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
+from glyms_b24_pipeline.sandbox.glyms_seed import add_service_version, seed_glyms
 from glyms_b24_pipeline.sandbox.portal import prepare_lab_portal
 from glyms_b24_pipeline.sandbox.postgres import create_database, database_name, drop_database
 from glyms_b24_pipeline.services.assets import contract_parameters, services_assets
@@ -206,11 +206,7 @@ def apply(world: World, action: Any, day: dt.datetime) -> None:
             name = {"name": f"Servicio revisado {action.value}" if action.value else "  "}.get(action.kind)
             activa = (action.value % 2) if action.kind == "activa" else None
             new_type = (1 + action.value % 3) if action.kind == "type" else None
-            world.sql("INSERT INTO lims.prestacion (id_prestacion, version, codigo, descripcion, comentario, activa, "
-                      "id_tipo_ot, fecha_version) SELECT id_prestacion, version + 1, codigo, "
-                      "COALESCE(%s, descripcion), comentario, COALESCE(%s, activa), COALESCE(%s, id_tipo_ot), %s "
-                      "FROM lims.v_prestacion_max_version WHERE id_prestacion = %s",
-                      (name, activa, new_type, day, service_id))
+            add_service_version(world.dsn, service_id, descripcion=name, activa=activa, id_tipo_ot=new_type)
     elif isinstance(action, RunSync):
         inject(world, action.fault, action.probability)
         try:

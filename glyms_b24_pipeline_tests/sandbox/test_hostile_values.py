@@ -41,7 +41,7 @@ def test_a_service_or_customer_with_nul_in_its_name_is_cleaned_not_refused():
 
 @pytest.mark.parametrize("raw, section", [(" 1 ", 48), (1.0, 48), ("uno", None), ("1.5", None), ("", None), (-3, None)])
 def test_type_ids_a_text_column_could_hold_map_or_warn(raw, section):
-    service, reason, warnings = desired_service({"id_prestacion": 7, "descripcion": "Ensayo", "id_tipo_ot": raw,
+    service, reason, warnings = desired_service({"id_prestacion": 7, "codigo": "E7", "descripcion": "Ensayo", "id_tipo_ot": raw,
                                                  "precio": Decimal("10")}, SERVICES)
     assert service is not None, reason
     assert service.section_id == section

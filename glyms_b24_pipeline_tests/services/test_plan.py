@@ -116,3 +116,62 @@ def test_mass_deactivation_guard():
     assert "6 of 10" in six_gone.mass_deactivation(0.5)
     assert six_gone.mass_deactivation(0.7) is None
     assert service_sync_plan([], [], [], SETTINGS).mass_deactivation(0.5) is None
+
+
+# --- lims.v_prestacion_max_version as it may really be ------------------------------------------------
+
+
+def test_an_id_the_view_gives_twice_as_the_same_row_is_synced_once_whatever_the_order():
+    rows = [glyms(1), glyms(2), glyms(1)]
+    for order in (rows, list(reversed(rows))):
+        plan = service_sync_plan(order, [], [], SETTINGS)
+        assert sorted(c.xml_id for c in plan.changes) == ["1", "2"] and len(plan.writes) == 2
+        (one,) = [c for c in plan.changes if c.xml_id == "1"]
+        assert one.action == Action.CREATE
+        assert one.warnings == ("id_prestacion 1 appears 2 times in lims.v_prestacion_max_version (identical rows)",)
+
+
+def test_an_id_the_view_gives_twice_with_different_rows_is_not_synced_and_its_service_left_alone():
+    rows = [glyms(1, name="Glucemia"), glyms(1, name="Glucemia en ayunas", price="120"), glyms(2)]
+    items = [catalog(10, "1"), catalog(11, "2")]
+    for order in (rows, list(reversed(rows))):
+        plan = service_sync_plan(order, items, [price(500, 10, 100), price(501, 11, 100)], SETTINGS)
+        assert actions(plan) == {"1": Action.INVALID, "2": Action.UNCHANGED}  # never deactivated either
+        (one,) = [c for c in plan.changes if c.xml_id == "1"]
+        assert one.bitrix_id == 10
+        assert one.reason == ("id_prestacion 1 appears 2 times in lims.v_prestacion_max_version with different "
+                              "descripcion, precio; not synced until the view gives it once")
+        assert plan.writes == []
+
+
+def test_an_id_twice_once_without_a_name_is_not_synced():
+    plan = service_sync_plan([glyms(1), glyms(1, name=None)], [], [], SETTINGS)
+    (one,) = plan.changes
+    assert one.action == Action.INVALID and "appears 2 times" in one.reason and "different values" in one.reason
+
+
+def test_an_empty_code_syncs_without_a_price_lookup_and_says_so():
+    (change,) = service_sync_plan([{**glyms(1, price=None), "codigo": "  "}], [], [], SETTINGS).changes
+    assert change.action == Action.CREATE and change.fields["code"] == ""
+    assert change.warnings == ("no price in Glyms", "codigo is empty: no price can be looked up for it")
+
+
+def test_a_code_shared_by_services_syncs_each_and_names_the_others():
+    plan = service_sync_plan([glyms(3, codigo="HEMO"), glyms(1, codigo="HEMO"), glyms(2, codigo="HEMO")], [], [], SETTINGS)
+    assert [c.action for c in plan.changes] == [Action.CREATE] * 3
+    warnings = {c.xml_id: c.warnings for c in plan.changes}
+    assert warnings["1"] == ("codigo HEMO is also the code of active service(s) 2, 3: they share its price",)
+    assert warnings["3"] == ("codigo HEMO is also the code of active service(s) 1, 2: they share its price",)
+
+
+def test_prices_of_any_precision_and_a_tie_on_one_date():
+    rows = [{**glyms(1), "precio": Decimal("1234.567890")}, {**glyms(2), "precio": 75},
+            {**glyms(3), "precio": Decimal("80.10"), "precio_valores_en_fecha": 2, "precio_fecha_version": "2024-05-01"}]
+    one, two, three = service_sync_plan(rows, [], [], SETTINGS).changes
+    assert (one.price, two.price, three.price) == (Decimal("1234.57"), Decimal("75.00"), Decimal("80.10"))
+    assert three.warnings == ("2 prices share the newest fecha_version (2024-05-01): the highest is in force",)
+
+
+def test_a_one_shot_iterator_of_rows_is_planned_like_a_list():
+    plan = service_sync_plan(iter([glyms(1), glyms(2)]), [], [], SETTINGS)
+    assert [c.xml_id for c in plan.changes] == ["1", "2"]

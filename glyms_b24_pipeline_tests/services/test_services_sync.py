@@ -10,7 +10,13 @@ import pytest
 from bitrix24_emulator import Fault
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
-from glyms_b24_pipeline.sandbox.glyms_seed import add_price_version, add_service_version, seed_glyms
+from glyms_b24_pipeline.sandbox.glyms_seed import (
+    add_price_version,
+    add_service_version,
+    delete_services,
+    insert_services,
+    seed_glyms,
+)
 from glyms_b24_pipeline.services.assets import ServicesPushConfig, services_assets
 from glyms_b24_pipeline.settings_resource import SyncSettings
 from glyms_b24_pipeline.sync.writer import PortalWriter
@@ -151,8 +157,7 @@ def test_empty_glyms_answer_trips_the_mass_deactivation_guard(seeded, resources,
     dsn, _ = seeded
     assert sync(resources).success
     before = catalog_state(emulator)[0]
-    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute("DELETE FROM lims.prestacion")
+    delete_services(dsn)
     emulator.reset_observability()
     blocked = sync(resources)
     assert not blocked.success
@@ -204,10 +209,8 @@ def test_server_error_on_a_create_batch_fails_those_rows_and_the_next_run_create
 
 def test_checks_flag_unmapped_types_and_missing_prices_as_warnings(glyms_dsn, emulator):
     with psycopg2.connect(glyms_dsn) as conn, conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO lims.prestacion (id_prestacion, version, codigo, descripcion, activa, id_tipo_ot) VALUES "
-            "(1, 1, 'C1', 'Glucemia', 1, 1), (2, 1, 'X2', 'Ensayo sin tipo', 1, 9)"
-        )
+        insert_services(cur, [(1, 1, "C1", "Glucemia", None, 1, 1, "2024-01-01"),
+                              (2, 1, "X2", "Ensayo sin tipo", None, 1, 9, "2024-01-01")])
         cur.execute("INSERT INTO public.contrato_presta (id_contrato, codigo_presta, valor_unico, fecha_version) "
                     "VALUES (14, 'C1', 100, '2024-01-01')")
     resources = {"glyms_db": GlymsDatabase(dsn=glyms_dsn),

@@ -13,7 +13,7 @@ import pytest
 
 from bitrix24_emulator import Fault
 from glyms_b24_pipeline.definitions import build_definitions
-from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
+from glyms_b24_pipeline.sandbox.glyms_seed import add_service_version, seed_glyms
 from glyms_b24_pipeline.services.assets import SERVICES_PUSH
 
 
@@ -158,10 +158,8 @@ def test_placeholder_text_in_glyms_is_stored_exactly_and_the_run_goes_on(glyms_d
         cur.execute("SELECT id_prestacion FROM lims.v_prestacion_max_version WHERE activa = 1 "
                     "AND length(btrim(coalesce(descripcion, ''))) > 0 ORDER BY id_prestacion LIMIT 3")
         ids = [row[0] for row in cur.fetchall()]
-        for service_id, name in zip(ids, sorted(names), strict=False):
-            cur.execute("INSERT INTO lims.prestacion (id_prestacion, version, codigo, descripcion, comentario, activa, "
-                        "id_tipo_ot) SELECT id_prestacion, version + 1, codigo, %s, %s, 1, id_tipo_ot "
-                        "FROM lims.v_prestacion_max_version WHERE id_prestacion = %s", (name, name, service_id))
+    for service_id, name in zip(ids, sorted(names), strict=False):
+        add_service_version(glyms_dsn, service_id, descripcion=name, comentario=name, activa=1)
     result = dg.execute_job(dg.reconstructable(services_sync_job), instance=in_process_env)
     assert result.success and _push_metadata(result)["failed"] == 0
     stored = {s["xmlId"]: s for s in emulator.services(iblock_id=24)}

@@ -1,5 +1,7 @@
--- The Glyms objects the pipeline reads, as a stand-alone schema for the sandbox, tests and
--- benchmarks. Real Glyms has many more columns; these are the ones the sync touches.
+-- Our own picture of Glyms for the sandbox and the benchmarks: versioned services under the view,
+-- a contracts table, row ids. It holds more than a lab's database is known to have; the product
+-- reads only what the Glyms schema contract names (glyms_b24_pipeline/glyms/contract.py), and the
+-- default test suite runs on a database built from the contract alone, not on this one.
 CREATE SCHEMA IF NOT EXISTS lims;
 CREATE SCHEMA IF NOT EXISTS f_cliente;
 
