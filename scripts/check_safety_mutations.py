@@ -103,9 +103,8 @@ MUTATIONS = [
          "test_a_contract_violation_is_one_line_exit_2_and_nothing_written",),
     ),
     Mutation(
-        "price_tie_rule", "let the row order choose between two price versions of one date",
-        (("sql/queries/active_services.sql", "max(v.valor_unico) AS valor_unico",
-          "(array_agg(v.valor_unico))[1] AS valor_unico"),),
+        "price_tie_rule", "take the lower of two price versions of one date, not the documented higher",
+        (("sql/queries/active_services.sql", "max(v.valor_unico) AS valor_unico", "min(v.valor_unico) AS valor_unico"),),
         ("glyms_b24_pipeline_tests/sandbox/test_hostile_corpus.py",),
     ),
 ]
