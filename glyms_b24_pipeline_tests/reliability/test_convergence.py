@@ -103,6 +103,11 @@ ACTIONS = st.one_of(
 )
 
 
+#: the world's client: quick back-off; its operating waits capped at 2 s, the world's operating window
+#: being 1 s (inject), where a 429 that names no reset time would otherwise wait the real portal's 60 s
+WORLD_LIMITS = ClientLimits.permissive(read_timeout_seconds=1.0, max_retries=3, operating_wait_max_seconds=2.0)
+
+
 # --- one world per example ------------------------------------------------------------------------
 
 
@@ -123,7 +128,7 @@ class World:
             "bitrix24": Bitrix24Resource(portal_url=self.emulator.portal_url, client_id=CLIENT_ID,
                                          client_secret=CLIENT_SECRET, oauth_url=self.emulator.oauth_url,
                                          token_store_dsn=self.dsn,
-                                         limits=ClientLimits.permissive(read_timeout_seconds=1.0, max_retries=3)),
+                                         limits=WORLD_LIMITS),
             "portal_writer": PortalWriter(dsn=self.dsn),
             "change_log": ChangeLog(dsn=self.dsn),
             "sync_settings": SyncSettings(config_file=str(self.config)),
