@@ -22,7 +22,7 @@ import time
 from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
 from glyms_b24_pipeline.bitrix24.auth import WebhookAuth
 from glyms_b24_pipeline.bitrix24.client import BatchCommand, Bitrix24Client
-from glyms_b24_pipeline.bitrix24.limits import ClientLimits, RateLimit
+from glyms_b24_pipeline.settings.limits import ClientLimits, RateLimit
 
 
 def _table(rows: list[tuple[str, str]]) -> str:

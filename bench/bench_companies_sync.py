@@ -29,14 +29,14 @@ import psycopg2
 
 from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
-from glyms_b24_pipeline.companies.assets import consumer_assets, reconcile_assets
-from glyms_b24_pipeline.companies.changelog import ChangeLog, RowDecision, settle_rows
-from glyms_b24_pipeline.config import CompaniesSettings, Settings
+from glyms_b24_pipeline.defs.companies.assets import consumer_assets, reconcile_assets
+from glyms_b24_pipeline.defs.companies.changelog import ChangeLog, RowDecision, settle_rows
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
 from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
 from glyms_b24_pipeline.sandbox.portal import prepare_lab_portal
 from glyms_b24_pipeline.sandbox.postgres import postgres_for_tests, scratch_glyms_database
-from glyms_b24_pipeline.settings_resource import SyncSettings
+from glyms_b24_pipeline.settings.model import CompaniesSettings, Settings
+from glyms_b24_pipeline.settings.resource import SyncSettings
 from glyms_b24_pipeline.sync.writer import PortalWriter
 
 SETTINGS_YAML = "companies:\n  claim_limit: 100000\n"

@@ -23,7 +23,6 @@ from pathlib import Path
 import psycopg2
 
 from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
-from glyms_b24_pipeline.config import Settings
 from glyms_b24_pipeline.sandbox.deployment import LocalDeployment
 from glyms_b24_pipeline.sandbox.portal import prepare_lab_portal
 from glyms_b24_pipeline.sandbox.postgres import (
@@ -32,6 +31,7 @@ from glyms_b24_pipeline.sandbox.postgres import (
     scratch_glyms_database,
     sqlalchemy_url,
 )
+from glyms_b24_pipeline.settings.model import Settings
 
 
 def company_title(emulator: Bitrix24Emulator, origin_id: int) -> str | None:

@@ -52,8 +52,8 @@ def serve_emulator(limits: str) -> int:
     prints its webhook, then answers each ``count`` line on stdin with the portal requests (and 503s)
     since the last one."""
     from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
-    from glyms_b24_pipeline.config import Settings
     from glyms_b24_pipeline.sandbox.portal import prepare_lab_portal
+    from glyms_b24_pipeline.settings.model import Settings
 
     settings = EmulatorSettings()
     settings.rate_limit_burst, settings.rate_limit_drain_per_second = PORTAL_LIMITS[limits]
@@ -154,12 +154,12 @@ def glyms_b24() -> str:
 
 
 def measure_size(admin_dsn: str, n: int, kinds: list[str], limits: str) -> list[Measure]:
-    from glyms_b24_pipeline.config import ServicesSettings
+    from glyms_b24_pipeline.defs.services.assets import contract_parameters
     from glyms_b24_pipeline.glyms.resource import GlymsDatabase
-    from glyms_b24_pipeline.instance import write_instance_yaml
+    from glyms_b24_pipeline.runs.instance import write_instance_yaml
     from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
     from glyms_b24_pipeline.sandbox.postgres import scratch_database, scratch_glyms_database, sqlalchemy_url
-    from glyms_b24_pipeline.services.assets import contract_parameters
+    from glyms_b24_pipeline.settings.model import ServicesSettings
 
     home = Path(tempfile.mkdtemp(prefix="bench-scale-home-"))
     emulator: Optional[EmulatorProcess] = None

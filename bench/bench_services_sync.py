@@ -23,12 +23,12 @@ import dagster as dg
 
 from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
-from glyms_b24_pipeline.config import ServicesSettings
+from glyms_b24_pipeline.defs.services.assets import contract_parameters, services_assets
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
 from glyms_b24_pipeline.sandbox.glyms_seed import add_price_version, add_service_version, seed_glyms
 from glyms_b24_pipeline.sandbox.postgres import postgres_for_tests, scratch_glyms_database
-from glyms_b24_pipeline.services.assets import contract_parameters, services_assets
-from glyms_b24_pipeline.settings_resource import SyncSettings
+from glyms_b24_pipeline.settings.model import ServicesSettings
+from glyms_b24_pipeline.settings.resource import SyncSettings
 from glyms_b24_pipeline.sync.writer import PortalWriter
 
 

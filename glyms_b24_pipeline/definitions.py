@@ -1,49 +1,42 @@
-"""The glyms-b24 Dagster code location: every registered sync's assets, jobs and schedules."""
+"""The glyms-b24 code location: each domain's definitions, merged, with the resources they share.
+
+``SYNCS`` is the list of syncs, in the order ``glyms-b24 sync --type all`` and ``full_sync`` run
+them; the command line, the run summaries and the maintenance side all read it from here.
+"""
 
 from __future__ import annotations
 
 import os
+from typing import Optional, Sequence
 
 import dagster as dg
 
 from glyms_b24_pipeline.bitrix24.auth import DEFAULT_OAUTH_URL
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
-from glyms_b24_pipeline.companies.changelog import ChangeLog
-from glyms_b24_pipeline.companies.sensor import companies_pending_log_sensor
-from glyms_b24_pipeline.config import CONFIG_ENV_VAR, load_settings
+from glyms_b24_pipeline.defs import companies, maintenance, services
+from glyms_b24_pipeline.defs.companies.changelog import ChangeLog
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
-from glyms_b24_pipeline.orchestration import orchestration_definitions
-from glyms_b24_pipeline.settings_resource import SyncSettings
-from glyms_b24_pipeline.sync.registry import FULL_SYNC_JOB, SyncSpec, all_syncs
+from glyms_b24_pipeline.settings.model import CONFIG_ENV_VAR, Settings, load_settings
+from glyms_b24_pipeline.settings.resource import SyncSettings
+from glyms_b24_pipeline.sync.jobs import FULL_SYNC_JOB, full_sync_job
+from glyms_b24_pipeline.sync.spec import SyncSpec
 from glyms_b24_pipeline.sync.writer import PortalWriter
 
-# Runs that write to Bitrix24 carry this tag; dagster.yaml queues them one at a time. That is a
-# courtesy of the queue: the guarantee is the portal lock every writer takes (sync/lock.py).
-BITRIX24_WRITER_TAG = {"glyms_b24/bitrix24": "writer"}
+SYNCS: tuple[SyncSpec, ...] = (services.SYNC, companies.SYNC)
 
 
-# A step that failed on a portal still busy or down after the client's retries is tried again,
-# in the same process and run: a retried push finds its plan already applied and replans from a
-# fresh read, so a retry never resends what succeeded. Operator errors are never retried.
-STEP_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+def syncs_named(names: Optional[Sequence[str]] = None) -> list[SyncSpec]:
+    """The syncs of those names (every one when None), in the order of ``SYNCS``."""
+    known = {spec.name: spec for spec in SYNCS}
+    unknown = [name for name in names or () if name not in known]
+    if unknown:
+        raise KeyError(f"unknown sync {unknown[0]!r}; known: {', '.join(known)}")
+    return [spec for spec in SYNCS if names is None or spec.name in names]
 
 
-def writer_job(name: str, assets: list, description: str) -> dg.UnresolvedAssetJobDefinition:
-    return dg.define_asset_job(
-        name,
-        selection=dg.AssetSelection.assets(*assets).upstream(),
-        description=description,
-        op_retry_policy=STEP_RETRY,
-        # one process: the API client, its token, its rate limiter and the portal lock serve every step
-        executor_def=dg.in_process_executor,
-        tags=BITRIX24_WRITER_TAG,
-    )
-
-
-def bitrix24_resource() -> Bitrix24Resource:
+def bitrix24_resource(settings: Settings) -> Bitrix24Resource:
     """Webhook mode when B24_WEBHOOK_URL is set, OAuth local application otherwise."""
-    settings = load_settings().bitrix24
-    limits, redirect_uri = settings.client_limits(), settings.redirect_uri
+    limits, redirect_uri = settings.bitrix24.client_limits(), settings.bitrix24.redirect_uri
     if os.environ.get("B24_WEBHOOK_URL"):
         return Bitrix24Resource(webhook_url=dg.EnvVar("B24_WEBHOOK_URL"), limits=limits, redirect_uri=redirect_uri)
     return Bitrix24Resource(
@@ -57,60 +50,42 @@ def bitrix24_resource() -> Bitrix24Resource:
     )
 
 
-def sync_jobs(syncs: list[SyncSpec]) -> dict[str, dg.UnresolvedAssetJobDefinition]:
-    """A job per sync and per reconciliation, and full_sync: every sync in one run (legacy --sync_type all)."""
-    jobs = {spec.job_name: writer_job(spec.job_name, list(spec.assets), spec.description) for spec in syncs}
-    jobs.update({spec.reconcile.job_name: writer_job(spec.reconcile.job_name, list(spec.reconcile.assets),
-                                                     spec.reconcile.description)
-                 for spec in syncs if spec.reconcile is not None})
-    jobs[FULL_SYNC_JOB] = writer_job(FULL_SYNC_JOB, [asset for spec in syncs for asset in spec.assets],
-                                     "Every sync in one run: " + ", ".join(spec.name for spec in syncs) + ".")
-    return jobs
+def shared_resources(settings: Settings) -> dict:
+    return {
+        "glyms_db": GlymsDatabase(dsn=dg.EnvVar("GLYMS_PG_DSN")),
+        "bitrix24": bitrix24_resource(settings),
+        "portal_writer": PortalWriter(dsn=dg.EnvVar("GLYMS_PG_DSN")),
+        "change_log": ChangeLog(dsn=dg.EnvVar("GLYMS_PG_DSN")),
+        "sync_settings": SyncSettings(config_file=os.environ.get(CONFIG_ENV_VAR) or None),
+        # named, so that runs in any process hand values on through files: the default keeps
+        # every step's value in memory to the end of the run
+        "io_manager": dg.FilesystemIOManager(),
+    }
 
 
 def build_definitions() -> dg.Definitions:
-    syncs = all_syncs()
-    jobs = sync_jobs(syncs)
-    schedules = load_settings().schedules
-    base = dg.Definitions(
-        assets=[asset for spec in syncs for asset in (*spec.assets, *(spec.reconcile.assets if spec.reconcile else ()))],
-        jobs=list(jobs.values()),
-        schedules=[
-            dg.ScheduleDefinition(
-                name="full_sync_daily",
-                job=jobs[FULL_SYNC_JOB],
-                cron_schedule=schedules.full_sync_cron,
-                execution_timezone=schedules.timezone,
-                default_status=dg.DefaultScheduleStatus.RUNNING,
-                description="Every sync each morning before the lab opens (schedules.full_sync_cron).",
-            ),
-            dg.ScheduleDefinition(
-                name="companies_reconcile_weekly",
-                job=jobs["companies_reconcile"],
-                cron_schedule=schedules.reconcile_cron,
-                execution_timezone=schedules.timezone,
-                default_status=dg.DefaultScheduleStatus.RUNNING,
-                description="Every customer against every company (schedules.reconcile_cron).",
-            ),
-        ],
-        sensors=[companies_pending_log_sensor],
-        resources={
-            "glyms_db": GlymsDatabase(dsn=dg.EnvVar("GLYMS_PG_DSN")),
-            "bitrix24": bitrix24_resource(),
-            "portal_writer": PortalWriter(dsn=dg.EnvVar("GLYMS_PG_DSN")),
-            "change_log": ChangeLog(dsn=dg.EnvVar("GLYMS_PG_DSN")),
-            "sync_settings": SyncSettings(config_file=os.environ.get(CONFIG_ENV_VAR) or None),
-            # named, so that `glyms-b24 sync` (execute_in_process) also hands values on through files, as
-            # the daemon's runs do: by default it would keep every step's value in memory to the end of
-            # the run (a 100,000-row run held the Glyms rows, the portal's listing and the plan at once)
-            "io_manager": dg.FilesystemIOManager(),
-        },
+    settings = load_settings()
+    full_sync = full_sync_job(SYNCS)
+    return dg.Definitions.merge(
+        services.definitions(),
+        companies.definitions(settings.schedules),
+        dg.Definitions(jobs=[full_sync], schedules=[dg.ScheduleDefinition(
+            name="full_sync_daily",
+            job=full_sync,
+            cron_schedule=settings.schedules.full_sync_cron,
+            execution_timezone=settings.schedules.timezone,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Every sync each morning before the lab opens (schedules.full_sync_cron).",
+        )]),
+        # alerts on every sync job and on full_sync; freshness on each sync's push (full_sync runs
+        # them daily; the weekly reconciliation is not watched)
+        maintenance.definitions(SYNCS, settings, extra_job_names=[FULL_SYNC_JOB]),
         # materialising an asset from the UI or `dagster asset materialize` also runs in one process
-        executor=dg.in_process_executor,
+        dg.Definitions(resources=shared_resources(settings), executor=dg.in_process_executor),
     )
-    # alerts on every sync job and on full_sync; freshness on each sync's push (full_sync runs them
-    # daily, the weekly reconciliation is not watched); retention: they follow the registry
-    return dg.Definitions.merge(base, orchestration_definitions(syncs, extra_job_names=[FULL_SYNC_JOB]))
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Loaded by Dagster when the code location starts (the settings file is read then, not at import)."""
+    return build_definitions()

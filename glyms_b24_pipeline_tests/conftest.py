@@ -101,7 +101,7 @@ def sandbox_glyms_dsn(pg_admin_dsn, sandbox_glyms_template):
 @pytest.fixture(scope="session")
 def dagster_storage_template(pg_admin_dsn):
     """A template database already holding Dagster's tables (a new instance's first use costs seconds)."""
-    from glyms_b24_pipeline.instance import open_instance, write_instance_yaml
+    from glyms_b24_pipeline.runs.instance import open_instance, write_instance_yaml
 
     name = f"dagster_tmpl_{uuid.uuid4().hex[:8]}"
     dsn = create_database(pg_admin_dsn, name)
@@ -136,7 +136,7 @@ def pg_dagster_home(tmp_path, dagster_pg_url, monkeypatch):
 def dagster_home(tmp_path, dagster_pg_url):
     """A DAGSTER_HOME for `glyms-b24` subprocesses started at once: the project's instance settings,
     PostgreSQL storage already initialised (no environment variable needed)."""
-    from glyms_b24_pipeline.instance import write_instance_yaml
+    from glyms_b24_pipeline.runs.instance import write_instance_yaml
 
     home = tmp_path / "dagster_home"
     write_instance_yaml(home, dagster_pg_url)
@@ -154,8 +154,8 @@ def cli_env(glyms_dsn, emulator, dagster_home):
 @pytest.fixture
 def portal(emulator):
     """The emulator set up as the lab's portal: the user fields and directory items the mappings name."""
-    from glyms_b24_pipeline.config import Settings
     from glyms_b24_pipeline.sandbox.portal import prepare_lab_portal
+    from glyms_b24_pipeline.settings.model import Settings
 
     prepare_lab_portal(emulator, Settings())
     return emulator
@@ -164,7 +164,7 @@ def portal(emulator):
 @pytest.fixture
 def sqlite_dagster_home(tmp_path, monkeypatch):
     """DAGSTER_HOME with the project's instance blocks and SQLite storage (for tests that ask for it)."""
-    from glyms_b24_pipeline.instance import write_instance_yaml
+    from glyms_b24_pipeline.runs.instance import write_instance_yaml
 
     home = tmp_path / "dagster_home"
     write_instance_yaml(home, None)

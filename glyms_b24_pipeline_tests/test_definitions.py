@@ -1,6 +1,7 @@
 """The code location's shape: a renamed asset, group, check, job or schedule is a deliberate diff here."""
 
-from glyms_b24_pipeline.definitions import BITRIX24_WRITER_TAG, build_definitions
+from glyms_b24_pipeline.definitions import build_definitions
+from glyms_b24_pipeline.sync.jobs import BITRIX24_WRITER_TAG
 
 ASSETS = {
     "glyms/services": "services",

@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel
 
-from glyms_b24_pipeline.config import SECRET_ENV_VARS, Settings
+from glyms_b24_pipeline.settings.model import SECRET_ENV_VARS, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,7 +46,7 @@ def test_every_environment_variable_is_in_the_reference():
 
 
 def test_the_example_file_is_valid_and_sets_every_section():
-    from glyms_b24_pipeline.config import load_settings
+    from glyms_b24_pipeline.settings.model import load_settings
 
     settings = load_settings(ROOT / "glyms_b24.example.yaml")
     assert set(yaml.safe_load((ROOT / "glyms_b24.example.yaml").read_text())) <= set(Settings.model_fields)

@@ -37,15 +37,15 @@ MUTATIONS = [
     Mutation(
         "claim_lock", "claim pending rows without FOR UPDATE SKIP LOCKED",
         (("sql/queries/change_log_claim.sql", "    FOR UPDATE SKIP LOCKED\n", ""),),
-        ("glyms_b24_pipeline_tests/companies/test_claims.py::test_overlapping_claims_never_take_the_same_row",),
+        ("glyms_b24_pipeline_tests/defs/companies/test_claims.py::test_overlapping_claims_never_take_the_same_row",),
     ),
     Mutation(
         "origin_id_lookup", "create companies without looking them up by ORIGIN_ID first",
-        (("glyms_b24_pipeline/companies/bitrix.py",
+        (("glyms_b24_pipeline/defs/companies/bitrix.py",
           "    for first in range(0, len(commands), per_request):\n",
           "    for first in range(0):  # mutation: no look-up\n"),),
-        ("glyms_b24_pipeline_tests/companies/test_consumer.py::test_a_lost_answer_and_a_rerun_leave_exactly_one_company",
-         "glyms_b24_pipeline_tests/companies/test_consumer.py::test_insert_update_delete_sequences_end_in_the_right_companies"),
+        ("glyms_b24_pipeline_tests/defs/companies/test_consumer.py::test_a_lost_answer_and_a_rerun_leave_exactly_one_company",
+         "glyms_b24_pipeline_tests/defs/companies/test_consumer.py::test_insert_update_delete_sequences_end_in_the_right_companies"),
     ),
     Mutation(
         "token_row_lock", "refresh OAuth tokens without locking their row",
@@ -71,10 +71,10 @@ MUTATIONS = [
     ),
     Mutation(
         "mass_deactivation_guard", "never stop a push that deactivates most of the catalog",
-        (("glyms_b24_pipeline/services/plan.py",
+        (("glyms_b24_pipeline/defs/services/plan.py",
           "        deactivations = len(self.by_action(Action.DEACTIVATE))\n        if not deactivations:\n            return None",
           "        deactivations = len(self.by_action(Action.DEACTIVATE))\n        return None"),),
-        ("glyms_b24_pipeline_tests/services/test_services_sync.py::test_empty_glyms_answer_trips_the_mass_deactivation_guard",),
+        ("glyms_b24_pipeline_tests/defs/services/test_services_sync.py::test_empty_glyms_answer_trips_the_mass_deactivation_guard",),
     ),
     Mutation(
         "placeholder_handling", "send data that looks like a batch placeholder inside batches",
@@ -83,14 +83,14 @@ MUTATIONS = [
           "    solo: set[str] = set()"),),
         ("glyms_b24_pipeline_tests/bitrix24/test_client.py::"
          "test_data_that_looks_like_a_placeholder_is_sent_alone_and_stored_exactly",
-         "glyms_b24_pipeline_tests/companies/test_consumer.py::test_placeholder_text_in_customer_data_is_stored_exactly"),
+         "glyms_b24_pipeline_tests/defs/companies/test_consumer.py::test_placeholder_text_in_customer_data_is_stored_exactly"),
     ),
     Mutation(
         "writer_fence", "read the portal right after a killed writer, its last request still in flight",
         (("glyms_b24_pipeline/sync/lock.py",
           '        """Wait out the last request of a writer that died without releasing the portal."""\n',
           '        """Wait out the last request of a writer that died without releasing the portal."""\n        return\n'),),
-        ("glyms_b24_pipeline_tests/companies/test_claims.py::"
+        ("glyms_b24_pipeline_tests/defs/companies/test_claims.py::"
          "test_a_run_killed_mid_push_leaves_no_row_claimed_and_the_next_run_finishes",),
     ),
     Mutation(
@@ -99,7 +99,7 @@ MUTATIONS = [
           '    """Raise :class:`GlymsContractError` (one line, exit code 2) unless the database meets the contract."""\n',
           '    """Raise :class:`GlymsContractError` (one line, exit code 2) unless the database meets the contract."""\n'
           '    return\n'),),
-        ("glyms_b24_pipeline_tests/operator/test_glyms_contract_cli.py::"
+        ("glyms_b24_pipeline_tests/cli/test_glyms_contract.py::"
          "test_a_contract_violation_is_one_line_exit_2_and_nothing_written",),
     ),
     Mutation(

@@ -27,7 +27,7 @@ import requests
 from glyms_b24_pipeline.bitrix24 import errors
 from glyms_b24_pipeline.bitrix24.pacing import portal_key
 from glyms_b24_pipeline.glyms.connection import connect, fetch_all
-from glyms_b24_pipeline.sql_files import read_sql
+from glyms_b24_pipeline.glyms.sql_files import read_sql
 
 log = logging.getLogger(__name__)
 

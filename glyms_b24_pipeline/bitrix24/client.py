@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 import requests
 import urllib3
 
-from glyms_b24_pipeline.bitrix24 import errors
+from glyms_b24_pipeline.bitrix24 import errors, progress
 from glyms_b24_pipeline.bitrix24.auth import Auth, install_log_redaction
 from glyms_b24_pipeline.bitrix24.encoding import (
     ResultRef,
@@ -34,9 +34,8 @@ from glyms_b24_pipeline.bitrix24.encoding import (
     references,
     resolve_references,
 )
-from glyms_b24_pipeline.bitrix24.limits import ClientLimits
 from glyms_b24_pipeline.bitrix24.pacing import LeakyBucket, OperatingTimeTracker, bucket_for_portal
-from glyms_b24_pipeline.operator import progress
+from glyms_b24_pipeline.settings.limits import ClientLimits
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Union
 
-from glyms_b24_pipeline.errors import OperatorError
+from glyms_b24_pipeline.settings.errors import OperatorError
 
 ErrorCode = Union[str, int, None]
 

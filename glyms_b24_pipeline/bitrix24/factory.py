@@ -9,9 +9,9 @@ from typing import Any, Mapping, Optional
 from glyms_b24_pipeline.bitrix24.auth import DEFAULT_OAUTH_URL, OAuthApp, OAuthAuth, TokenStore, WebhookAuth
 from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
 from glyms_b24_pipeline.bitrix24.errors import Bitrix24Error
-from glyms_b24_pipeline.bitrix24.limits import ClientLimits
-from glyms_b24_pipeline.config import Bitrix24Settings
-from glyms_b24_pipeline.errors import ConfigError
+from glyms_b24_pipeline.settings.errors import ConfigError
+from glyms_b24_pipeline.settings.limits import ClientLimits
+from glyms_b24_pipeline.settings.model import Bitrix24Settings
 
 
 @dataclass(frozen=True)

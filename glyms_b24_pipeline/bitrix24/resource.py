@@ -25,7 +25,7 @@ from pydantic import Field, PrivateAttr
 
 from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
 from glyms_b24_pipeline.bitrix24.factory import ConnectionValues, build_client
-from glyms_b24_pipeline.bitrix24.limits import ClientLimits
+from glyms_b24_pipeline.settings.limits import ClientLimits
 
 _SECRET_FIELDS = frozenset({"client_secret", "webhook_url", "token_store_dsn"})
 

@@ -11,8 +11,8 @@ import psycopg2.errors
 import psycopg2.extensions
 import psycopg2.extras
 
-from glyms_b24_pipeline.errors import OperatorError
-from glyms_b24_pipeline.rows import Row, column_index
+from glyms_b24_pipeline.glyms.rows import Row, column_index
+from glyms_b24_pipeline.settings.errors import OperatorError
 
 # Objects the pipeline relies on, with the remedy when one is missing.
 _REMEDIES = {

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 import psycopg2.extensions
 
 from glyms_b24_pipeline.glyms.connection import GlymsDatabaseError, connect, describe_dsn, fetch_all
-from glyms_b24_pipeline.sql_files import read_sql
+from glyms_b24_pipeline.glyms.sql_files import read_sql
 
 INSTALL_REMEDY = "run glyms-b24 install-sql"
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from glyms_b24_pipeline.glyms.connection import connect, fetch_all
 from glyms_b24_pipeline.glyms.contract import RELATIONS, Violation, check_contract, read_violations
-from glyms_b24_pipeline.sql_files import install_scripts, read_sql
+from glyms_b24_pipeline.glyms.sql_files import install_scripts, read_sql
 
 
 @dataclass(frozen=True)

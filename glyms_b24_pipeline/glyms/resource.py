@@ -12,8 +12,8 @@ import psycopg2.extensions
 
 from glyms_b24_pipeline.glyms.connection import connect, fetch_all, fetch_streamed
 from glyms_b24_pipeline.glyms.contract import require_contract
-from glyms_b24_pipeline.rows import Row, column_index, iter_unpacked, pack, unpack
-from glyms_b24_pipeline.sql_files import read_sql
+from glyms_b24_pipeline.glyms.rows import Row, column_index, iter_unpacked, pack, unpack
+from glyms_b24_pipeline.glyms.sql_files import read_sql
 
 #: rows a server-side cursor brings per round trip when a query is streamed
 FETCH_ROWS = 5_000

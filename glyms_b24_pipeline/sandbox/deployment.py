@@ -21,6 +21,8 @@ from typing import Any, Mapping, Optional
 import requests
 import yaml
 
+from glyms_b24_pipeline.runs.instance import daemon_is_live, open_instance
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCATION = "glyms_b24_pipeline"
 
@@ -121,7 +123,6 @@ class LocalDeployment:
                 raise RuntimeError(f"{name} exited with {process.returncode}: {self.log(name)[-3000:]}")
 
     def daemon_live(self) -> bool:
-        from glyms_b24_pipeline.instance import daemon_is_live, open_instance
 
         previous = os.environ.copy()
         os.environ.update(self._environment())

@@ -10,13 +10,10 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 import psycopg2
 import psycopg2.extras
-
-if TYPE_CHECKING:
-    from glyms_b24_pipeline.sandbox.hostile import HostileCustomer, HostileSeed, HostileService
 
 # Contracts priced in Bitrix24 (legacy: clínica 14, industria 259, veterinaria 371) plus a
 # base contract whose prices must never leak into the sync.
@@ -303,17 +300,3 @@ def add_price_version(dsn: str, codigo: str, id_contrato: int, valor_unico: Deci
     finally:
         conn.close()
 
-
-def hostile_corpus() -> "tuple[list[HostileService], list[HostileCustomer]]":
-    """(services, customers) of the hostile corpus, each row with what the syncs must make of it
-    (``glyms_b24_pipeline.sandbox.hostile``; imported here lazily: that module builds on this one)."""
-    from glyms_b24_pipeline.sandbox.hostile import hostile_customers, hostile_services
-
-    return hostile_services(), hostile_customers()
-
-
-def seed_hostile(dsn: str, **options: Any) -> "HostileSeed":
-    """Insert the hostile corpus into ``dsn``; see ``glyms_b24_pipeline.sandbox.hostile.seed_hostile``."""
-    from glyms_b24_pipeline.sandbox.hostile import seed_hostile as _seed_hostile
-
-    return _seed_hostile(dsn, **options)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from glyms_b24_pipeline.config import Settings
+from glyms_b24_pipeline.settings.model import Settings
 
 
 def prepare_lab_portal(emulator: Any, settings: Settings) -> None:

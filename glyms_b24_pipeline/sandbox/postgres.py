@@ -18,9 +18,10 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
-from glyms_b24_pipeline.errors import OperatorError
 from glyms_b24_pipeline.glyms.install import install_sql
-from glyms_b24_pipeline.sql_files import read_sql
+from glyms_b24_pipeline.glyms.sql_files import read_sql
+from glyms_b24_pipeline.runs.instance import write_instance_yaml
+from glyms_b24_pipeline.settings.errors import OperatorError
 
 
 class EmbeddedPostgres:
@@ -154,3 +155,28 @@ def apply_glyms_schema(dsn: str) -> None:
             cur.execute(read_sql("sandbox/glyms_schema.sql"))
     finally:
         conn.close()
+
+
+# --- the sandbox's Dagster instance --------------------------------------------------------------
+
+SANDBOX_DAGSTER_DB = "glyms_sandbox_dagster"
+
+
+def prepare_sandbox_instance(admin_dsn: str, home: Path) -> Path:
+    """The sandbox's DAGSTER_HOME: run history in a database beside the sandbox Glyms database."""
+    conn = psycopg2.connect(admin_dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (SANDBOX_DAGSTER_DB,))
+            exists = cur.fetchone() is not None
+    finally:
+        conn.close()
+    if exists:
+        params = psycopg2.extensions.parse_dsn(admin_dsn)
+        params["dbname"] = SANDBOX_DAGSTER_DB
+        dsn = psycopg2.extensions.make_dsn(**params)
+    else:
+        dsn = create_database(admin_dsn, SANDBOX_DAGSTER_DB)
+    write_instance_yaml(home, sqlalchemy_url(dsn),
+                        comment="Sandbox Dagster instance: run history in the sandbox's PostgreSQL (written by glyms-b24 sandbox).")
+    return home

@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Generic, Iterator, Mapping, Sequence, TypeVar
 
-from glyms_b24_pipeline.rows import ChunkedPickle
+from glyms_b24_pipeline.glyms.rows import ChunkedPickle
 
 Change = TypeVar("Change")
 

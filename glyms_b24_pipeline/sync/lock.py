@@ -30,9 +30,9 @@ import psycopg2.extensions
 import psycopg2.extras
 
 from glyms_b24_pipeline.bitrix24.pacing import existing_bucket, portal_key
-from glyms_b24_pipeline.errors import OperatorError
 from glyms_b24_pipeline.glyms.connection import translate_error
-from glyms_b24_pipeline.sql_files import read_sql
+from glyms_b24_pipeline.glyms.sql_files import read_sql
+from glyms_b24_pipeline.settings.errors import OperatorError
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 import dagster as dg
 
-from glyms_b24_pipeline.failures import EXIT_CODE_KEY
 from glyms_b24_pipeline.glyms.resource import RowTable
+from glyms_b24_pipeline.sync.failures import EXIT_CODE_KEY
 from glyms_b24_pipeline.sync.push import BLOCKED, ChangeOutcome
 from glyms_b24_pipeline.sync.report import markdown_table
 

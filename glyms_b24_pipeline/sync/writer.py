@@ -14,9 +14,9 @@ from typing import Annotated, Any, Optional
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from glyms_b24_pipeline.config import WriterSettings
-from glyms_b24_pipeline.orchestration.liveness import RunLiveness, reap_dead_runs
+from glyms_b24_pipeline.settings.model import WriterSettings
 from glyms_b24_pipeline.sync.basis import PlanBasis
+from glyms_b24_pipeline.sync.liveness import RunLiveness, reap_dead_runs
 from glyms_b24_pipeline.sync.lock import PortalLock
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from glyms_b24_pipeline.bitrix24.auth import OAuthApp, OAuthAuth, TokenSet, TokenStore, WebhookAuth
 from glyms_b24_pipeline.bitrix24.client import Bitrix24Client
-from glyms_b24_pipeline.bitrix24.limits import ClientLimits, RateLimit
+from glyms_b24_pipeline.settings.limits import ClientLimits, RateLimit
 
 CLIENT_ID = "local.test.app"
 CLIENT_SECRET = "test-secret"

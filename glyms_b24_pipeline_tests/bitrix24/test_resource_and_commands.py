@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from glyms_b24_pipeline.bitrix24.limits import ClientLimits
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.cli import main
+from glyms_b24_pipeline.settings.limits import ClientLimits
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, store_tokens
 

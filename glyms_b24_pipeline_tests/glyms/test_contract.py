@@ -17,7 +17,7 @@ from glyms_b24_pipeline.glyms.contract import (
     relation,
     require_contract,
 )
-from glyms_b24_pipeline.sql_files import sql_root
+from glyms_b24_pipeline.glyms.sql_files import sql_root
 from glyms_b24_pipeline_tests.glyms.minimal_schema import create_minimal_glyms
 
 GLYMS_OBJECT = re.compile(r"\b(lims|public|f_cliente)\.([a-z_][a-z0-9_]*)", re.IGNORECASE)

@@ -6,11 +6,11 @@ from decimal import Decimal
 import psycopg2
 import pytest
 
-from glyms_b24_pipeline.config import ServicesSettings
+from glyms_b24_pipeline.defs.services.assets import read_glyms_services
 from glyms_b24_pipeline.glyms.connection import GlymsDatabaseError
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
 from glyms_b24_pipeline.sandbox.glyms_seed import add_price_version, add_service_version, insert_services, seed_glyms
-from glyms_b24_pipeline.services.assets import read_glyms_services
+from glyms_b24_pipeline.settings.model import ServicesSettings
 
 CONTRACTS = {"tipo_ot_ids": [1, 2, 3], "contract_ids": [14, 259, 371]}
 

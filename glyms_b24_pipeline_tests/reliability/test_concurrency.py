@@ -8,7 +8,7 @@ import pytest
 
 from bitrix24_emulator import Fault
 from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
-from glyms_b24_pipeline_tests.companies.conftest import add_customer, by_origin, log_rows, sql
+from glyms_b24_pipeline_tests.defs.companies.conftest import add_customer, by_origin, log_rows, sql
 
 pytestmark = pytest.mark.slow
 

@@ -21,19 +21,19 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings, Fault
 from glyms_b24_pipeline.bitrix24.auth import TokenSet, TokenStore
-from glyms_b24_pipeline.bitrix24.limits import ClientLimits
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
-from glyms_b24_pipeline.companies.assets import consumer_assets, reconcile_assets
-from glyms_b24_pipeline.companies.changelog import ChangeLog
-from glyms_b24_pipeline.companies.mapping import DELETION_NOTE_PREFIX, desired_company
-from glyms_b24_pipeline.config import Settings, load_settings
+from glyms_b24_pipeline.defs.companies.assets import consumer_assets, reconcile_assets
+from glyms_b24_pipeline.defs.companies.changelog import ChangeLog
+from glyms_b24_pipeline.defs.companies.mapping import DELETION_NOTE_PREFIX, desired_company
+from glyms_b24_pipeline.defs.services.assets import contract_parameters, services_assets
+from glyms_b24_pipeline.defs.services.plan import desired_service, normalise_price
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
 from glyms_b24_pipeline.sandbox.glyms_seed import add_service_version, seed_glyms
 from glyms_b24_pipeline.sandbox.portal import prepare_lab_portal
 from glyms_b24_pipeline.sandbox.postgres import create_database, database_name, drop_database
-from glyms_b24_pipeline.services.assets import contract_parameters, services_assets
-from glyms_b24_pipeline.services.plan import desired_service, normalise_price
-from glyms_b24_pipeline.settings_resource import SyncSettings
+from glyms_b24_pipeline.settings.limits import ClientLimits
+from glyms_b24_pipeline.settings.model import Settings, load_settings
+from glyms_b24_pipeline.settings.resource import SyncSettings
 from glyms_b24_pipeline.sync.writer import PortalWriter
 
 CLIENT_ID, CLIENT_SECRET = "local.convergence.app", "convergence-secret"

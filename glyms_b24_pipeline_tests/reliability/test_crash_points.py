@@ -11,7 +11,14 @@ import psycopg2
 import pytest
 
 from bitrix24_emulator import Fault
-from glyms_b24_pipeline_tests.companies.conftest import add_customer, by_origin, consume, log_rows, make_resources, sql
+from glyms_b24_pipeline_tests.defs.companies.conftest import (
+    add_customer,
+    by_origin,
+    consume,
+    log_rows,
+    make_resources,
+    sql,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -10,15 +10,21 @@ import psycopg2
 import pytest
 
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
-from glyms_b24_pipeline.config import Settings
+from glyms_b24_pipeline.defs.services.assets import services_assets
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
-from glyms_b24_pipeline.sandbox.glyms_seed import hostile_corpus, seed_hostile
-from glyms_b24_pipeline.sandbox.hostile import CLEANED, REPORTED, STORED
 from glyms_b24_pipeline.sandbox.portal import prepare_lab_portal
-from glyms_b24_pipeline.services.assets import services_assets
-from glyms_b24_pipeline.settings_resource import SyncSettings
+from glyms_b24_pipeline.settings.model import Settings
+from glyms_b24_pipeline.settings.resource import SyncSettings
 from glyms_b24_pipeline.sync.writer import PortalWriter
-from glyms_b24_pipeline_tests.companies.conftest import consume, log_rows, make_resources, metadata, reconcile
+from glyms_b24_pipeline_tests.defs.companies.conftest import consume, log_rows, make_resources, metadata, reconcile
+from glyms_b24_pipeline_tests.sandbox.hostile import (
+    CLEANED,
+    REPORTED,
+    STORED,
+    hostile_customers,
+    hostile_services,
+    seed_hostile,
+)
 
 
 def audit(dsn, entity):
@@ -33,7 +39,7 @@ def audit(dsn, entity):
 
 
 def test_the_corpus_covers_every_kind_of_hostile_input():
-    services, customers = hostile_corpus()
+    services, customers = hostile_services(), hostile_customers()
     for rows in (services, customers):
         assert len({row.label for row in rows}) == len(rows)
         assert {row.expect.outcome for row in rows} == {STORED, CLEANED, REPORTED}

@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from glyms_b24_pipeline.companies.mapping import desired_company, normalise_email, normalise_phone
-from glyms_b24_pipeline.config import CompaniesSettings, ServicesSettings
-from glyms_b24_pipeline.services.plan import desired_service
+from glyms_b24_pipeline.defs.companies.mapping import desired_company, normalise_email, normalise_phone
+from glyms_b24_pipeline.defs.services.plan import desired_service
+from glyms_b24_pipeline.settings.model import CompaniesSettings, ServicesSettings
 from glyms_b24_pipeline.sync.text import clean_text, is_blank
 
 SERVICES = ServicesSettings()

@@ -9,19 +9,19 @@ from decimal import Decimal
 
 import pytest
 
-from glyms_b24_pipeline.companies.bitrix import CompanyCompactor
-from glyms_b24_pipeline.companies.plan import WORK, CompanyAction, multifield_ops
-from glyms_b24_pipeline.config import ServicesSettings
-from glyms_b24_pipeline.glyms.resource import RowTable
-from glyms_b24_pipeline.rows import Row, SharedValues, column_index, pack
-from glyms_b24_pipeline.services.plan import (
+from glyms_b24_pipeline.defs.companies.bitrix import CompanyCompactor
+from glyms_b24_pipeline.defs.companies.plan import WORK, CompanyAction, multifield_ops
+from glyms_b24_pipeline.defs.services.plan import (
     Action,
     PlannedChange,
     managed_catalog,
     plan_against_catalog,
     service_sync_plan,
 )
-from glyms_b24_pipeline.services.report import plan_preview
+from glyms_b24_pipeline.defs.services.report import plan_preview
+from glyms_b24_pipeline.glyms.resource import RowTable
+from glyms_b24_pipeline.glyms.rows import Row, SharedValues, column_index, pack
+from glyms_b24_pipeline.settings.model import ServicesSettings
 from glyms_b24_pipeline.sync.basis import NO_FIELDS
 from glyms_b24_pipeline.sync.push import FAILED, SUCCESS, ChangeOutcome, CommandStep, WriteCommand
 from glyms_b24_pipeline.sync.report import preview
@@ -175,10 +175,10 @@ def test_planned_changes_carry_no_instance_dict_and_pickle():
 def test_companies_planned_from_compact_rows_match_those_from_dicts_and_unchanged_share_no_fields():
     import datetime as dt
 
-    from glyms_b24_pipeline.companies.bitrix import company_select
-    from glyms_b24_pipeline.companies.plan import CustomerChanges, company_sync_plan
-    from glyms_b24_pipeline.config import CompaniesSettings
-    from glyms_b24_pipeline_tests.companies.test_plan import CUSTOMER, _company
+    from glyms_b24_pipeline.defs.companies.bitrix import company_select
+    from glyms_b24_pipeline.defs.companies.plan import CustomerChanges, company_sync_plan
+    from glyms_b24_pipeline.settings.model import CompaniesSettings
+    from glyms_b24_pipeline_tests.defs.companies.test_plan import CUSTOMER, _company
 
     settings = CompaniesSettings()
     compact = CompanyCompactor(company_select(settings))
@@ -289,7 +289,7 @@ def test_plan_preview_counts_every_write_but_describes_only_the_first():
 
 
 def test_pack_round_trips_in_chunks_each_pickled_alone():
-    from glyms_b24_pipeline.rows import PackedList, pack, unpack
+    from glyms_b24_pipeline.glyms.rows import PackedList, pack, unpack
 
     items = [(n, f"s{n}", Decimal(n)) for n in range(12_345)]
     chunks = pack(items, chunk=5_000)
@@ -300,7 +300,7 @@ def test_pack_round_trips_in_chunks_each_pickled_alone():
 
 
 def test_pickling_a_large_value_remembers_a_chunk_not_every_row():
-    from glyms_b24_pipeline.rows import PackedList
+    from glyms_b24_pipeline.glyms.rows import PackedList
 
     rows = [(n, f"name {n}", f"code {n}") for n in range(60_000)]
 
@@ -318,8 +318,8 @@ def test_pickling_a_large_value_remembers_a_chunk_not_every_row():
 def test_plans_tables_and_claims_survive_the_io_manager_pickle():
     import datetime as dt
 
-    from glyms_b24_pipeline.companies.changelog import ClaimedChanges
-    from glyms_b24_pipeline.companies.plan import CustomerChanges, LogRow
+    from glyms_b24_pipeline.defs.companies.changelog import ClaimedChanges
+    from glyms_b24_pipeline.defs.companies.plan import CustomerChanges, LogRow
     from glyms_b24_pipeline.sync.basis import PlanBasis
 
     plan = service_sync_plan([_glyms(n) for n in range(1, 7_001)], [], [], SETTINGS,

@@ -13,8 +13,8 @@ import pytest
 
 from bitrix24_emulator import Fault
 from glyms_b24_pipeline.definitions import build_definitions
+from glyms_b24_pipeline.defs.services.assets import SERVICES_PUSH
 from glyms_b24_pipeline.sandbox.glyms_seed import add_service_version, seed_glyms
-from glyms_b24_pipeline.services.assets import SERVICES_PUSH
 
 
 def services_sync_job():

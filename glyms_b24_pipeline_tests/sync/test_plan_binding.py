@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace
 
-from glyms_b24_pipeline.config import WriterSettings
+from glyms_b24_pipeline.settings.model import WriterSettings
 from glyms_b24_pipeline.sync.writer import PortalWriter
 
 PORTAL = "https://lab.bitrix24.es"

@@ -1,0 +1,35 @@
+"""``glyms-b24 requeue``: put change-log rows in ERROR back to PENDING, on demand."""
+
+from __future__ import annotations
+
+import argparse
+
+from glyms_b24_pipeline.glyms.connection import connect, describe_dsn, fetch_all
+from glyms_b24_pipeline.glyms.sql_files import read_sql
+from glyms_b24_pipeline.settings.model import load_settings, require_env
+
+
+def requeue_command(args: argparse.Namespace) -> int:
+    settings = load_settings(getattr(args, "config", None)).companies
+    dsn = require_env("GLYMS_PG_DSN", "DSN of the Glyms PostgreSQL database")
+    with connect(dsn) as conn:
+        rows = fetch_all(conn, read_sql("queries/change_log_requeue.sql"), {
+            "log_ids": args.log_id or None,
+            "customer_ids": args.customer or None,
+            "parked_only": not args.all_errors,
+            "max_attempts": settings.max_attempts,
+        })
+    which = "filas en ERROR" if args.all_errors else f"filas estacionadas tras {settings.max_attempts} intentos"
+    customers = len({row["id_cliente"] for row in rows})
+    print(f"{len(rows)} {which} vuelven a PENDING ({customers} clientes) en {describe_dsn(dsn)}; "
+          "el próximo sync de empresas las procesa")
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    requeue = commands.add_parser("requeue", help="put change-log rows parked in ERROR back to PENDING")
+    requeue.add_argument("--log-id", type=int, action="append", default=[], help="this log row (repeatable)")
+    requeue.add_argument("--customer", type=int, action="append", default=[], help="rows of this id_cliente (repeatable)")
+    requeue.add_argument("--all-errors", action="store_true",
+                         help="also rows that failed for good (invalid data) once you fixed them, not only parked ones")
+    requeue.set_defaults(handler=requeue_command)

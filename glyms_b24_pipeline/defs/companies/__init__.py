@@ -1,0 +1,30 @@
+"""Customers -> Bitrix24 companies: the change-log consumer, its sensor, and the weekly reconciliation."""
+
+import dagster as dg
+
+from glyms_b24_pipeline.defs.companies.sensor import companies_pending_log_sensor
+from glyms_b24_pipeline.defs.companies.spec import SYNC
+from glyms_b24_pipeline.settings.model import ScheduleSettings
+from glyms_b24_pipeline.sync.jobs import sync_jobs
+
+
+def definitions(schedules: ScheduleSettings) -> dg.Definitions:
+    """The consumer's and the reconciliation's assets and jobs, the pending-log sensor, the weekly schedule."""
+    assert SYNC.reconcile is not None
+    jobs = sync_jobs(SYNC)
+    return dg.Definitions(
+        assets=[*SYNC.assets, *SYNC.reconcile.assets],
+        jobs=jobs,
+        schedules=[dg.ScheduleDefinition(
+            name="companies_reconcile_weekly",
+            job=next(job for job in jobs if job.name == SYNC.reconcile.job_name),
+            cron_schedule=schedules.reconcile_cron,
+            execution_timezone=schedules.timezone,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Every customer against every company (schedules.reconcile_cron).",
+        )],
+        sensors=[companies_pending_log_sensor],
+    )
+
+
+__all__ = ["SYNC", "definitions"]

@@ -1,0 +1,122 @@
+"""`glyms-b24 sync` and `glyms-b24 sandbox`: real Dagster runs, recorded in run history."""
+
+import os
+import subprocess
+import sys
+
+import dagster as dg
+import pytest
+
+from glyms_b24_pipeline.cli import main
+from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
+from glyms_b24_pipeline.sync.jobs import BITRIX24_WRITER_TAG
+
+
+def test_sync_command_runs_the_job_on_the_configured_instance(glyms_dsn, emulator, pg_dagster_home, monkeypatch, capsys):
+    seed_glyms(glyms_dsn, services=40, customers=0, seed=5)
+    monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
+    monkeypatch.setenv("B24_WEBHOOK_URL", emulator.add_webhook(user_id=1))
+    monkeypatch.delenv("GLYMS_B24_CONFIG", raising=False)
+
+    # the seed holds a service without a price: the check warns, so neither run says OK, and both exit 1
+    assert main(["sync", "--type", "services", "--dry-run"]) == 1
+    out = capsys.readouterr().out
+    assert "dry run: nothing written" in out and "to create" in out
+    assert ": DONE WITH PROBLEMS" in out and "check failed: glyms/services price_validity" in out
+    assert emulator.services(iblock_id=24) == []
+
+    assert main(["sync", "--type", "services"]) == 1
+    out = capsys.readouterr().out
+    created = len(emulator.services(iblock_id=24))
+    assert created > 30
+    assert f"push: {created} services written, 0 failed" in out
+
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+    assert [run.job_name for run in runs] == ["services_sync", "services_sync"]
+    assert all(run.tags.get(key) == value for run in runs for key, value in BITRIX24_WRITER_TAG.items())
+    assert runs[0].run_id in out
+    # the steps handed their values on through files under the instance's storage (one per asset,
+    # replaced by the next run), not in memory to the end of the run
+    for key in ("glyms/services", "bitrix24/catalog_services", "sync/services_plan", "bitrix24/services_push"):
+        assert (pg_dagster_home / "storage" / key).is_file(), key
+
+
+def test_sync_command_without_dagster_home_says_so(glyms_dsn, monkeypatch, capsys):
+    monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert main(["sync"]) == 2
+    assert capsys.readouterr().err.startswith("error: DAGSTER_HOME no está definida (DAGSTER_HOME is not set)")
+
+
+def test_a_dagster_home_without_dagster_yaml_is_refused_not_silently_sqlite(glyms_dsn, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert main(["sync", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: DAGSTER_HOME={tmp_path} no tiene dagster.yaml") and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # no history folder, no SQLite file
+
+
+def test_a_storage_url_without_the_psycopg2_driver_is_refused(glyms_dsn, pg_dagster_home, dagster_pg_url, monkeypatch, capsys):
+    monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
+    monkeypatch.setenv("DAGSTER_PG_URL", dagster_pg_url.replace("postgresql+psycopg2://", "postgresql://"))
+    assert main(["sync", "--dry-run"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: DAGSTER_PG_URL must start with postgresql+psycopg2:// (got "
+                                               "postgresql://): other drivers are not installed")
+
+
+@pytest.mark.slow
+def test_sandbox_command_runs_the_sync_end_to_end_and_survives_a_restart(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "GLYMS_", "DAGSTER_"))}
+    command = [sys.executable, "-m", "glyms_b24_pipeline.cli", "sandbox", "--dir", str(tmp_path / "sbx"),
+               "--services", "60", "--customers", "5"]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert first.returncode == 0, first.stderr[-2000:]
+    # the seed plants invalid rows: the summary names the checks that warn, and every write landed
+    assert ": DONE WITH PROBLEMS" in first.stdout and "services written, 0 failed" in first.stdout
+    assert "check failed: glyms/services price_validity" in first.stdout
+    assert "INFO" not in first.stdout + first.stderr
+    created = int(first.stdout.split("plan: ")[1].split(" to create")[0])
+    assert created > 40
+    # the emulator's portal and the database persist in the folder: a second run has nothing to do
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "plan: 0 to create" in second.stdout and f"{created} unchanged" in second.stdout
+
+
+def test_a_failed_run_ends_with_one_line_per_cause_and_no_secret(emulator, sqlite_dagster_home, monkeypatch, capsys):
+    monkeypatch.setenv("GLYMS_PG_DSN", "postgresql://glyms:s3cr3t@127.0.0.1:1/glyms")
+    monkeypatch.setenv("B24_WEBHOOK_URL", emulator.add_webhook(user_id=1))
+    assert main(["sync"]) == 2
+    captured = capsys.readouterr()
+    errors = [line for line in captured.out.splitlines() if line.strip().startswith("error:")]
+    assert errors == ["  error: cannot connect to the Glyms database 127.0.0.1:1/glyms: connection to server at "
+                      '"127.0.0.1", port 1 failed: Connection refused']
+    assert "Traceback" not in captured.out + captured.err and "s3cr3t" not in captured.out + captured.err
+
+
+def test_the_guard_message_reaches_the_operator(glyms_dsn, emulator, sqlite_dagster_home, monkeypatch, capsys):
+    emulator.seed_service(iblockId=24, name="Hemograma", xmlId="1")
+    monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
+    monkeypatch.setenv("B24_WEBHOOK_URL", emulator.add_webhook(user_id=1))
+    assert main(["sync"]) == 1
+    out = capsys.readouterr().out
+    assert "error: Push stopped, nothing written: Glyms returned no active services" in out
+    assert emulator.services(iblock_id=24)[0]["active"] == "Y"
+    assert main(["sync", "--allow-mass-deactivation"]) == 0
+    assert emulator.services(iblock_id=24)[0]["active"] == "N"
+
+
+def test_client_retries_show_in_the_run_event_log(glyms_dsn, emulator, pg_dagster_home, monkeypatch, capsys):
+    from bitrix24_emulator import Fault
+
+    seed_glyms(glyms_dsn, services=10, customers=0, seed=8)
+    monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
+    monkeypatch.setenv("B24_WEBHOOK_URL", emulator.add_webhook(user_id=1))
+    emulator.add_fault(Fault(kind="http_502", method="catalog.product.service.list", nth=1))
+    assert main(["sync", "--dry-run"]) == 0
+    with dg.DagsterInstance.get() as instance:
+        run = instance.get_runs()[0]
+        messages = [entry.user_message for entry in instance.all_logs(run.run_id)]
+    assert any("ServerError; retry 1/" in message for message in messages)
