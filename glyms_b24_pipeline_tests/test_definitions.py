@@ -70,6 +70,39 @@ def test_every_job_writes_as_the_one_writer_in_one_process():
 def test_values_between_steps_go_through_files_also_when_the_cli_runs_a_job_in_process():
     import dagster as dg
 
-    # execute_in_process (glyms-b24 sync) replaces only a *default* io_manager with the in-memory one,
-    # which keeps every step's value to the end of the run; a named one is used as the daemon uses it
+    # execute_in_process (a test's run, say) replaces only a *default* io_manager with the in-memory one,
+    # which keeps every step's value to the end of the run; a named one is used wherever the job runs
     assert isinstance((build_definitions().resources or {})["io_manager"], dg.FilesystemIOManager)
+
+
+def test_the_code_location_is_the_merge_of_its_domains():
+    from glyms_b24_pipeline.definitions import SYNCS
+    from glyms_b24_pipeline.defs import companies, services
+    from glyms_b24_pipeline.defs.companies.spec import SYNC as COMPANIES
+    from glyms_b24_pipeline.defs.services.spec import SYNC as SERVICES
+    from glyms_b24_pipeline.settings.model import Settings
+
+    assert SYNCS == (SERVICES, COMPANIES)  # the order `--type all` and full_sync run them
+    by_domain = {name: {key.to_user_string() for asset in defs.assets or () for key in asset.keys}
+                 for name, defs in (("services", services.definitions()),
+                                    ("companies", companies.definitions(Settings().schedules)))}
+    assert by_domain == {group: {k for k, g in ASSETS.items() if g == group} for group in ("services", "companies")}
+
+
+def test_dg_lists_the_definitions_of_the_project_layout(tmp_path):
+    """``dg list defs`` from the checkout ([tool.dg] in pyproject.toml) loads the same code location."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "dagster.yaml").touch()
+    venv = Path(sys.executable).parent.parent
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "VIRTUAL_ENV": str(venv)}
+    done = subprocess.run([str(venv / "bin" / "dg"), "list", "defs", "--json"], cwd=Path(__file__).resolve().parents[1],
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    listed = json.loads(done.stdout)
+    assert {asset["asset_key"]: asset["group_name"] for asset in listed["assets"]} == ASSETS
+    assert {job["name"] for job in listed["jobs"]} >= JOBS

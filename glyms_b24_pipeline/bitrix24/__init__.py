@@ -1,5 +1,5 @@
-"""Bitrix24 access: REST client, OAuth/webhook auth with a PostgreSQL token store, pacing.
+"""Bitrix24 access: REST client, OAuth/webhook auth with a PostgreSQL token store, pacing, progress reports.
 
-The client imports Dagster only for its limits model (`limits.ClientLimits`, a `dg.Config`);
-the resource lives in :mod:`glyms_b24_pipeline.bitrix24.resource`.
+The client's limits are settings (:mod:`glyms_b24_pipeline.settings.limits`); the Dagster resource
+lives in :mod:`glyms_b24_pipeline.bitrix24.resource`.
 """

@@ -192,6 +192,22 @@ def plan_chunks(commands: Sequence[BatchCommand], limit: int = BATCH_LIMIT) -> l
     return chunks
 
 
+def _window_filters(filters: Mapping[str, Any], window_key: str, last_id: Any, pages: int,
+                    last_row_path: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """The filter of each page of one batch: the first after ``last_id``, each next one after the last row of
+    the page before it (a ``$result`` reference the portal resolves)."""
+    page_filters = []
+    for page in range(pages):
+        page_filter = dict(filters)
+        if page == 0:
+            if last_id is not None:
+                page_filter[window_key] = last_id
+        else:
+            page_filter[window_key] = ResultRef(f"p{page - 1}", last_row_path)
+        page_filters.append(page_filter)
+    return page_filters
+
+
 class Bitrix24Client:
     """Paced, retrying Bitrix24 REST client. Safe to share between threads."""
 
@@ -588,15 +604,9 @@ class Bitrix24Client:
         if carries_placeholder_text(base) or carries_placeholder_text(filters):
             pages_per_batch = 1  # such a filter cannot ride in a batch: page with single calls
         while True:
-            commands = []
-            for page in range(pages_per_batch):
-                page_filter = dict(filters)
-                if page == 0:
-                    if last_id is not None:
-                        page_filter[window_key] = last_id
-                else:
-                    page_filter[window_key] = ResultRef(f"p{page - 1}", (*path, PAGE_SIZE - 1, id_field))
-                commands.append(BatchCommand(f"p{page}", method, {**base, "filter": page_filter}))
+            commands = [BatchCommand(f"p{page}", method, {**base, "filter": page_filter})
+                        for page, page_filter in enumerate(_window_filters(filters, window_key, last_id, pages_per_batch,
+                                                                           (*path, PAGE_SIZE - 1, id_field)))]
             if pages_per_batch == 1:
                 outcomes = {"p0": self._single_page(commands[0])}
             else:

@@ -20,13 +20,12 @@ FETCH_ROWS = 5_000
 
 
 class RowTable:
-    """Rows of a query as tuples under one header: far less memory than as many dicts (100,000
-    rows of nine columns: no 100,000 hash tables), and it pickles in chunks between assets (:func:`pack`).
+    """Rows of a query as tuples under one header: far less memory than as many dicts (no hash table
+    per row), and it pickles in chunks between assets (:func:`pack`).
 
     Iterating gives each row as a :class:`Row`, read by column name like a dict. Unpickled (the
     next asset's input), a table keeps its pickled chunks and iterates them one at a time: a step
-    that reads the rows in one pass never holds them all (100,000 customers: ~16 MB of chunks,
-    not ~60 MB of tuples). ``rows`` unpacks them for good."""
+    that reads the rows in one pass never holds them all as tuples. ``rows`` unpacks them for good."""
 
     __slots__ = ("columns", "_rows", "_chunks", "_count")
 

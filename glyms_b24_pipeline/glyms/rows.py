@@ -11,7 +11,7 @@ PACK_CHUNK = 5_000
 
 class Row(Mapping[str, Any]):
     """One result row read by column name: a tuple of values and the query's column index, shared by
-    every row of the answer. 100,000 customers of a dozen columns hold no 100,000 hash tables."""
+    every row of the answer: a large answer holds one index, not a hash table per row."""
 
     __slots__ = ("_index", "_values")
 
@@ -47,10 +47,10 @@ SHARED_PER_COLUMN = 1_024
 
 
 class SharedValues:
-    """One string object per repeated value of a column, for records held by the 100,000.
+    """One string object per repeated value of a column, for records held in large numbers.
 
-    A JSON answer builds a new string for every value, so 100,000 companies of four types would
-    hold 100,000 copies of four strings (~50 bytes each). Each column remembers up to ``limit``
+    A JSON answer builds a new string for every value, so companies of four types would hold a
+    copy of one of four strings each. Each column remembers up to ``limit``
     distinct values: a column of unique values (an id) stops adding to the memo once it is full."""
 
     __slots__ = ("limit", "_columns")
@@ -80,7 +80,7 @@ _MAX_FIELD_INDEXES = 1_024
 
 def frozen_fields(fields: Mapping[str, Any]) -> Row:
     """``fields`` as a read-only :class:`Row` whose column index is shared by every mapping with the same
-    keys: 100,000 planned creates of a dozen fields hold one index, not 100,000 hash tables."""
+    keys: planned creates of a dozen fields share one index, not a hash table each."""
     keys = tuple(fields)
     index = _FIELD_INDEXES.get(keys)
     if index is None:
@@ -94,8 +94,8 @@ def pack(items: Sequence[Any], chunk: int = PACK_CHUNK) -> list[bytes]:
     """``items`` pickled ``chunk`` at a time.
 
     A value that crosses from one asset to the next is pickled by the IO manager, and a pickler
-    remembers every object it wrote (an entry per tuple, string and number: ~80 MB for 100,000
-    rows of nine columns) until it is done. Packed, the outer pickle sees a few bytes objects and
+    remembers every object it wrote (an entry per tuple, string and number) until it is done,
+    which for a large value costs more than the value. Packed, the outer pickle sees a few bytes objects and
     each inner one remembers only its chunk."""
     return [pickle.dumps(list(items[start : start + chunk]), protocol=pickle.HIGHEST_PROTOCOL)
             for start in range(0, len(items), chunk)]

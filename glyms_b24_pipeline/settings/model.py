@@ -159,7 +159,7 @@ class ScheduleSettings(_Strict):
         return value
 
 
-# --- orchestration: run history retention, alerts, freshness (glyms_b24_pipeline/orchestration) ---
+# --- maintenance: run history retention, alerts, freshness (glyms_b24_pipeline/defs/maintenance) ---
 
 
 class HistorySettings(_Strict):

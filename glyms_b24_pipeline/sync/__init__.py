@@ -1,1 +1,1 @@
-"""The write path every sync shares: one writer per portal, plans bound to their run, audit, read-back."""
+"""The write path every sync shares: one writer per portal (lock, liveness, writer tag), plans bound to their run, audit, read-back, mapping checks."""

@@ -10,7 +10,7 @@ from glyms_b24_pipeline.glyms.rows import ChunkedPickle
 
 Change = TypeVar("Change")
 
-#: ``@dataclass(frozen=True, **COMPACT)``: records held once per row (a plan of 100,000 changes) get
+#: ``@dataclass(frozen=True, **COMPACT)``: records held once per row (a plan's changes) get
 #: ``__slots__`` (no per-instance ``__dict__``) where frozen slotted dataclasses pickle (3.11+)
 COMPACT: dict[str, Any] = {"slots": True} if sys.version_info >= (3, 11) else {}
 
@@ -36,7 +36,7 @@ class _NoFields(Mapping[str, Any]):
         return "NO_FIELDS"  # unpickles as this module's instance
 
 
-#: the ``fields`` of a planned change that writes none: a no-op run of 100,000 holds no 100,000 empty dicts
+#: the ``fields`` of a planned change that writes none: a no-op run holds no empty dict per change
 NO_FIELDS: Mapping[str, Any] = _NoFields()
 
 

@@ -182,7 +182,7 @@ def push_changes(
                     created = adapter.created_id(cmd, result.result)
                     if created is not None:
                         outcome.bitrix_id = created
-                    outcome.steps.append(CommandStep(cmd, SUCCESS))  # the answer is not kept: 100,000 of them add up
+                    outcome.steps.append(CommandStep(cmd, SUCCESS))  # the answer is not kept: a large push's answers add up
                 else:
                     status = UNKNOWN if getattr(result.error, "outcome_unknown", False) else FAILED
                     outcome.steps.append(CommandStep(cmd, status, str(result.error), failure=failure_kind(result.error)))

@@ -24,7 +24,7 @@ def preview(headers: Sequence[str], rows: Iterable[Sequence[object]], *, empty: 
             total: Optional[int] = None) -> str:
     """A markdown table of the first ``limit`` rows, saying how many it shows of how many.
 
-    ``rows`` is read only up to ``limit`` (a generator of 100,000 described changes costs 40);
+    ``rows`` is read only up to ``limit`` (a generator of a large plan's changes describes ``limit`` of them);
     ``total`` says how many there are when ``rows`` is not a sized sequence."""
     shown = list(itertools.islice(rows, limit))
     if total is None:

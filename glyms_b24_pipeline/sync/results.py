@@ -87,7 +87,7 @@ PUSH_COLUMNS = ["glyms_key", "action", "bitrix_id", "outcome", "error"]
 
 def outcome_rows(outcomes: Sequence[ChangeOutcome[Any]], *, action_of: Any) -> list[tuple[Any, ...]]:
     """One row per change for the push's asset value (row-level results, Hightouch style), as tuples
-    in ``PUSH_COLUMNS`` order (100,000 of them: no 100,000 dicts)."""
+    in ``PUSH_COLUMNS`` order (a large push holds no dict per change)."""
     return [(o.glyms_key, action_of(o.change), o.bitrix_id, "success" if o.ok else "failed",
              "; ".join(o.errors) or None) for o in outcomes]
 
@@ -95,3 +95,30 @@ def outcome_rows(outcomes: Sequence[ChangeOutcome[Any]], *, action_of: Any) -> l
 def outcome_table(outcomes: Sequence[ChangeOutcome[Any]], *, action_of: Any) -> RowTable:
     """The push's asset value: :func:`outcome_rows` under ``PUSH_COLUMNS`` (``.dataframe()`` for pandas)."""
     return RowTable(PUSH_COLUMNS, outcome_rows(outcomes, action_of=action_of))
+
+
+def dry_run_result(plan: Any, *, guard_name: str, guard: Optional[str], recomputed: Optional[str],
+                   preview: str) -> dg.MaterializeResult:
+    """A dry run's push: nothing written, what would be, and the guard's verdict."""
+    return dg.MaterializeResult(
+        value=RowTable(PUSH_COLUMNS),
+        metadata={"dry_run": True, "planned_writes": len(plan.writes), guard_name: guard or "ok",
+                  "plan_recomputed": recomputed or "no", "changes": dg.MetadataValue.md(preview)},
+        check_results=[push_failure_check([], dry_run=True)],
+    )
+
+
+def pushed_result(context: Any, outcomes: Sequence[ChangeOutcome[Any]], *, what: str, action_of: Any,
+                  duration: float, counters_before: dict[str, Any], counters_after: dict[str, Any],
+                  extra: dict[str, Any]) -> dg.MaterializeResult:
+    """A push that wrote: its outcome table, its metadata and its ``push_failures`` check (``what``: "services")."""
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        context.log.warning(f"{len(failed)} of {len(outcomes)} {what} writes failed; see the push_failures check and "
+                            f"glyms_b24.sync_audit (run {context.run.run_id}).")
+    return dg.MaterializeResult(
+        value=outcome_table(outcomes, action_of=action_of),
+        metadata=push_metadata(outcomes, action_of=action_of, duration=duration, counters_before=counters_before,
+                               counters_after=counters_after, extra=extra),
+        check_results=[push_failure_check(outcomes)],
+    )

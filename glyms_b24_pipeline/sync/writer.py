@@ -9,7 +9,7 @@ own lock and plans afresh, so nothing that already succeeded is sent twice.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Callable, Optional, TypeVar
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -18,6 +18,8 @@ from glyms_b24_pipeline.settings.model import WriterSettings
 from glyms_b24_pipeline.sync.basis import PlanBasis
 from glyms_b24_pipeline.sync.liveness import RunLiveness, reap_dead_runs
 from glyms_b24_pipeline.sync.lock import PortalLock
+
+T_Plan = TypeVar("T_Plan", bound=Any)
 
 
 class PortalWriter(dg.ConfigurableResource):
@@ -92,6 +94,17 @@ class PortalWriter(dg.ConfigurableResource):
 
     def mark_applied(self, basis: PlanBasis) -> None:
         self._applied.add(basis.plan_id)
+
+    def plan_to_apply(self, context: Any, client: Any, settings: WriterSettings, plan: T_Plan,
+                      recompute: Callable[[], T_Plan]) -> tuple[T_Plan, Optional[str], PortalLock]:
+        """For a push: the portal held, and the plan it may apply (its own, or one ``recompute``d now), with the
+        reason it was recomputed (None when it is this run's own)."""
+        lock = self.hold(context, client.portal_url, settings)
+        recomputed = self.stale_reason(plan.basis, context)
+        if recomputed:
+            context.log.warning(f"plan recomputed before pushing: {recomputed}")
+            plan = recompute()
+        return plan, recomputed, lock
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._lock is not None:

@@ -2,14 +2,13 @@
 a violation is one line, exit 2, and nothing is written, for install-sql --check, check-mappings and sync."""
 
 import re
-import uuid
 
 import psycopg2
 import psycopg2.extensions
 import pytest
 
 from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
-from glyms_b24_pipeline_tests.glyms.test_contract import _manual_grants
+from glyms_b24_pipeline_tests.glyms.minimal_schema import role_with_manual_grants
 
 VIOLATIONS = {
     "missing view": ("DROP TABLE lims.v_prestacion_max_version",
@@ -61,18 +60,8 @@ def test_a_contract_violation_is_one_line_exit_2_and_nothing_written(violation, 
 @pytest.fixture
 def sync_role_env(cli_env):
     """cli_env, its GLYMS_PG_DSN logging in as a role with only the manual's GRANTs."""
-    dsn = cli_env["GLYMS_PG_DSN"]
-    role = f"glyms_b24_sync_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(dsn)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(_manual_grants().replace("glyms_b24_sync", role).replace("'CAMBIAR-ESTA-CLAVE'", "NULL"))
-    params = psycopg2.extensions.parse_dsn(dsn)
-    params["user"] = role
-    yield {**cli_env, "GLYMS_PG_DSN": psycopg2.extensions.make_dsn(**params)}
-    with admin.cursor() as cur:
-        cur.execute(f'DROP OWNED BY "{role}"; DROP ROLE "{role}"')
-    admin.close()
+    with role_with_manual_grants(cli_env["GLYMS_PG_DSN"]) as dsn:
+        yield {**cli_env, "GLYMS_PG_DSN": dsn}
 
 
 def test_on_a_database_of_the_contract_alone_both_syncs_run_end_to_end(cli_env, sync_role_env, portal, glyms_cli):

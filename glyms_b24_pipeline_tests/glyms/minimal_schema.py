@@ -11,9 +11,14 @@ without inventing ids (the product never relies on it).
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+import contextlib
+import re
+import uuid
+from pathlib import Path
+from typing import Iterator, Mapping, Optional
 
 import psycopg2
+import psycopg2.extensions
 from psycopg2 import sql
 
 from glyms_b24_pipeline.glyms.contract import RELATIONS, ContractRelation
@@ -41,3 +46,31 @@ def create_minimal_glyms(dsn: str, overrides: Optional[TypeOverrides] = None) ->
             if not relation.created_by_install:
                 cur.execute(relation_ddl(relation, overrides))
     conn.close()
+
+
+def manual_grants() -> str:
+    """The GRANTs of docs/glyms_contract.md, the same in the Spanish manual."""
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    blocks = [re.search(r"```sql\n(CREATE ROLE.*?)```", (docs / name).read_text(encoding="utf-8"), re.DOTALL)
+              for name in ("glyms_contract.md", "es/manual_operador.md")]
+    assert all(blocks), "a GRANT block (```sql CREATE ROLE ...) is missing from the docs"
+    assert blocks[0].group(1) == blocks[1].group(1), "the manual's GRANTs differ from docs/glyms_contract.md"
+    return blocks[0].group(1)
+
+
+@contextlib.contextmanager
+def role_with_manual_grants(dsn: str) -> Iterator[str]:
+    """The DSN of a new role holding exactly the manual's GRANTs on ``dsn``'s database; dropped afterwards."""
+    role = f"glyms_b24_sync_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(dsn)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(manual_grants().replace("glyms_b24_sync", role).replace("'CAMBIAR-ESTA-CLAVE'", "NULL"))
+        params = psycopg2.extensions.parse_dsn(dsn)
+        params["user"] = role
+        yield psycopg2.extensions.make_dsn(**params)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP OWNED BY "{role}"; DROP ROLE IF EXISTS "{role}"')
+        admin.close()

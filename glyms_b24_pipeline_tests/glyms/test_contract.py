@@ -1,7 +1,6 @@
 """The Glyms schema contract: the queries read nothing else, each schema is judged against it, one line per violation."""
 
 import re
-import uuid
 from pathlib import Path
 
 import psycopg2
@@ -18,7 +17,7 @@ from glyms_b24_pipeline.glyms.contract import (
     require_contract,
 )
 from glyms_b24_pipeline.glyms.sql_files import sql_root
-from glyms_b24_pipeline_tests.glyms.minimal_schema import create_minimal_glyms
+from glyms_b24_pipeline_tests.glyms.minimal_schema import create_minimal_glyms, role_with_manual_grants
 
 GLYMS_OBJECT = re.compile(r"\b(lims|public|f_cliente)\.([a-z_][a-z0-9_]*)", re.IGNORECASE)
 GLYMS_SCHEMAS = {"lims", "public", "f_cliente"}
@@ -216,30 +215,11 @@ def test_violations_come_from_the_catalog_in_one_line_with_where(glyms_dsn):
 # --- the grants the manual gives ---------------------------------------------------------------------
 
 
-def _manual_grants() -> str:
-    """The GRANTs of docs/glyms_contract.md, the same in the Spanish manual."""
-    docs = Path(__file__).resolve().parents[2] / "docs"
-    blocks = [re.search(r"```sql\n(CREATE ROLE.*?)```", (docs / name).read_text(encoding="utf-8"), re.DOTALL)
-              for name in ("glyms_contract.md", "es/manual_operador.md")]
-    assert all(blocks), "a GRANT block (```sql CREATE ROLE ...) is missing from the docs"
-    assert blocks[0].group(1) == blocks[1].group(1), "the manual's GRANTs differ from docs/glyms_contract.md"
-    return blocks[0].group(1)
-
-
 @pytest.fixture
 def read_only_role(glyms_dsn):
-    """A role with exactly the manual's GRANTs, on a database the contract holds; dropped afterwards."""
-    role = f"glyms_b24_ro_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(glyms_dsn)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(_manual_grants().replace("glyms_b24_sync", role).replace("'CAMBIAR-ESTA-CLAVE'", "NULL"))
-    params = psycopg2.extensions.parse_dsn(glyms_dsn)
-    params["user"] = role
-    yield psycopg2.extensions.make_dsn(**params)
-    with admin.cursor() as cur:
-        cur.execute(f'DROP OWNED BY "{role}"; DROP ROLE "{role}"')
-    admin.close()
+    """A role with exactly the manual's GRANTs, on a database the contract holds."""
+    with role_with_manual_grants(glyms_dsn) as dsn:
+        yield dsn
 
 
 def test_the_manuals_grants_give_a_role_what_the_contract_needs(read_only_role):

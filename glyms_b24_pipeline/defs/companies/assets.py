@@ -43,13 +43,11 @@ from glyms_b24_pipeline.sync.failures import reported_as_failure
 from glyms_b24_pipeline.sync.mappings import check_mappings
 from glyms_b24_pipeline.sync.push import push_changes
 from glyms_b24_pipeline.sync.results import (
-    PUSH_COLUMNS,
+    dry_run_result,
     enforce_guard,
     not_synced_metadata,
-    outcome_table,
-    push_failure_check,
     push_failures_spec,
-    push_metadata,
+    pushed_result,
     raise_if_blocked,
 )
 from glyms_b24_pipeline.sync.writer import PortalWriter
@@ -344,70 +342,60 @@ def _skipped_records(plan: CompanySyncPlan) -> list[AuditRecord]:
 def _push(context: Any, plan: CompanySyncPlan, dry_run: bool, allow_mass_deletion: bool, bitrix24: Bitrix24Resource,
           glyms_db: GlymsDatabase, portal_writer: PortalWriter, change_log: ChangeLog, sync_settings: SyncSettings,
           recompute: Any, sync: str):
-    run_id = context.run.run_id
     with reported_as_failure():
         all_settings = sync_settings.load()
         settings = all_settings.companies
         client = bitrix24.get_client()
-        lock = portal_writer.hold(context, client.portal_url, all_settings.writer)
-        recomputed = portal_writer.stale_reason(plan.basis, context)
-        if recomputed:
-            context.log.warning(f"plan recomputed before pushing: {recomputed}")
-            plan = recompute(client, all_settings)
+        plan, recomputed, lock = portal_writer.plan_to_apply(context, client, all_settings.writer, plan,
+                                                             lambda: recompute(client, all_settings))
         # a COMPANY_TYPE, INDUSTRY or user field the portal lacks: stop before writing
         check_mappings(client, glyms_db.dsn, all_settings, [COMPANIES_MAPPINGS]).raise_if_portal_broken()
     guard = plan.mass_deletion(settings.max_deletion_share)
     enforce_guard(guard, allowed=allow_mass_deletion, dry_run=dry_run,
                   remedy=("Check that GLYMS_PG_DSN points at the right Glyms database; to go ahead anyway, run "
                           "glyms-b24 reconcile companies --allow-mass-deletion."))
-    planned = {"plan_recomputed": recomputed or "no"}
     if dry_run:  # the claimed rows go back to PENDING when the run ends
-        return dg.MaterializeResult(
-            value=RowTable(PUSH_COLUMNS), metadata={"dry_run": True, "planned_writes": len(plan.writes), "deletion_guard": guard or "ok",
-                                **planned, "changes": dg.MetadataValue.md(plan_preview(plan))},
-            check_results=[push_failure_check([], dry_run=True)])
+        return dry_run_result(plan, guard_name="deletion_guard", guard=guard, recomputed=recomputed,
+                              preview=plan_preview(plan))
 
     assert plan.basis is not None
     portal_writer.mark_applied(plan.basis)
-    trail = AuditTrail(glyms_db, run_id)
-    writes = plan.writes
     with reported_as_failure():
         before = client.counters.as_metadata()
         started = time.monotonic()
-        # changes that write nothing: their log rows and their audit rows commit together
-        quiet = [c for c in plan.changes if not c.writes]
-        trail.record_skipped(_skipped_records(plan), also=lambda tx: settle_rows(
-            tx, run_id, [d for c in quiet for d in decisions_for(c, None, settings)]))
-
-        renew_claims = ClaimRenewal(lambda: change_log.renew(run_id), settings.lease_seconds)
-
-        def before_slice() -> None:
-            lock.ensure_held()
-            renew_claims()
-
-        def settle_also(outcomes: Any) -> Any:
-            decisions = [d for o in outcomes for d in decisions_for(o.change, o, settings)]
-            return lambda tx: settle_rows(tx, run_id, decisions)
-
-        outcomes = push_changes(client, writes, CompanyWrites(settings), trail, before_slice=before_slice,
-                                before_request=lock.touch, settle_also=settle_also,
-                                on_progress=progress.push_progress(sync, client, total=len(writes)))
+        outcomes = _write(context.run.run_id, plan, client, lock, glyms_db, change_log, settings, sync)
     raise_if_blocked(outcomes)
-    failed = [o for o in outcomes if not o.ok]
-    if failed:
-        context.log.warning(f"{len(failed)} of {len(outcomes)} company writes failed; see the push_failures check "
-                            f"and glyms_b24.sync_audit (run {run_id}).")
     counts = plan.counts()
-    return dg.MaterializeResult(
-        value=outcome_table(outcomes, action_of=_action),
-        metadata=push_metadata(outcomes, action_of=_action, duration=time.monotonic() - started,
-                               counters_before=before, counters_after=client.counters.as_metadata(),
-                               extra={**{k: counts[k] for k in ("unchanged", "invalid", "duplicate", "target_missing",
-                                                                "link_candidate", "log_rows")}, **planned,
-                                      **not_synced_metadata([(c.origin_id, c.reason) for c in plan.changes if c.action in
-                                                             (CompanyAction.INVALID, CompanyAction.DUPLICATE)])}),
-        check_results=[push_failure_check(outcomes)],
-    )
+    not_synced = [(c.origin_id, c.reason) for c in plan.changes
+                  if c.action in (CompanyAction.INVALID, CompanyAction.DUPLICATE)]
+    return pushed_result(context, outcomes, what="company", action_of=_action, duration=time.monotonic() - started,
+                         counters_before=before, counters_after=client.counters.as_metadata(),
+                         extra={**{k: counts[k] for k in ("unchanged", "invalid", "duplicate", "target_missing",
+                                                          "link_candidate", "log_rows")},
+                                "plan_recomputed": recomputed or "no", **not_synced_metadata(not_synced)})
+
+
+def _write(run_id: str, plan: CompanySyncPlan, client: Any, lock: Any, glyms_db: GlymsDatabase, change_log: ChangeLog,
+           settings: CompaniesSettings, sync: str) -> list:
+    """The plan's writes, each log row settled with its write's audit row; the changes that write nothing first."""
+    trail = AuditTrail(glyms_db, run_id)
+    quiet = [c for c in plan.changes if not c.writes]
+    trail.record_skipped(_skipped_records(plan), also=lambda tx: settle_rows(
+        tx, run_id, [d for c in quiet for d in decisions_for(c, None, settings)]))
+    renew_claims = ClaimRenewal(lambda: change_log.renew(run_id), settings.lease_seconds)
+
+    def before_slice() -> None:
+        lock.ensure_held()
+        renew_claims()
+
+    def settle_also(outcomes: Any) -> Any:
+        decisions = [d for o in outcomes for d in decisions_for(o.change, o, settings)]
+        return lambda tx: settle_rows(tx, run_id, decisions)
+
+    writes = plan.writes
+    return push_changes(client, writes, CompanyWrites(settings), trail, before_slice=before_slice,
+                        before_request=lock.touch, settle_also=settle_also,
+                        on_progress=progress.push_progress(sync, client, total=len(writes)))
 
 
 def _action(change: Any) -> str:

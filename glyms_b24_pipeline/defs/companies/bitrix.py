@@ -33,7 +33,7 @@ _ENTRY_INDEX = column_index(ENTRY_KEYS)
 
 class CompanyCompactor:
     """Companies as compact :class:`Row` mappings of the selected fields (their EMAIL and PHONE entries
-    too): a directory of 100,000 companies holds no 100,000 dicts of a dozen keys, nor their entries'."""
+    too): a large directory holds one column index, not a dict of a dozen keys per company and per entry."""
 
     def __init__(self, select: list[str]):
         self.keys = tuple(dict.fromkeys([*select, "ID"]))
@@ -140,8 +140,8 @@ def find_link_candidates(client: Any, customers: Sequence[Mapping[str, Any]], se
     commands = [BatchCommand(f"i{n}", "crm.company.list", {
         "select": ["ID", "ORIGIN_ID", "EMAIL", "PHONE"], "filter": {"@ID": chunk}, "start": -1}) for n, chunk in enumerate(chunks)]
     candidates: dict[str, LinkCandidate] = {}
-    # one request's answer (2,500 companies) at a time: the portal's matching may name tens of thousands
-    # of managed companies (a phone shared with them), ~40 MB as dicts if all answers were held at once
+    # one request's answer at a time: the portal's matching may name many managed companies (a phone
+    # they share), and every answer held at once would be the largest value of the step
     for first in range(0, len(commands), BATCH_LIMIT):
         found = client.batch(commands[first : first + BATCH_LIMIT])
         for company in (row for outcome in found.values() for row in _rows(outcome)):

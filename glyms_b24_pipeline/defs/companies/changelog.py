@@ -108,10 +108,10 @@ class ClaimRenewal:
     """Renews a run's claims before a write slice: before the first, then whenever a tenth of the lease
     has passed since the last renewal.
 
-    Renewing touches every row the run still holds; before each slice of 250 writes that is
-    400 updates of up to 100,000 rows in a 100,000-row run. A renewal every lease/10 (90 s by
-    default) keeps every live claim far from expiring (a slice would have to take 9/10 of the lease),
-    and the writer lock, not the lease, is what keeps other writers off a live run's rows."""
+    Renewing touches every row the run still holds, so renewing before every slice would cost a
+    large run as many updates of all its rows as it has slices. A renewal every lease/10 keeps every
+    live claim far from expiring (a slice would have to take 9/10 of the lease), and the writer lock,
+    not the lease, is what keeps other writers off a live run's rows."""
 
     def __init__(self, renew: Callable[[], None], lease_seconds: float, *,
                  clock: Callable[[], float] = time.monotonic):

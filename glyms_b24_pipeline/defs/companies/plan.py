@@ -55,7 +55,7 @@ SETTLED_WITHOUT_WRITE = {
 
 
 class LogRow(NamedTuple):
-    """One claimed row of ``f_cliente.sync_log_bitrix24`` (a tuple: a claim may hold 100,000)."""
+    """One claimed row of ``f_cliente.sync_log_bitrix24`` (a tuple: a claim may hold a whole backlog)."""
 
     log_id: int
     operation: str
@@ -244,8 +244,8 @@ def company_sync_plan(
     In a reconciliation (``reconcile``) every managed company without a customer is planned as
     deleted too, and a missing company is created unless a hand-made one matches (``candidates``).
     """
-    # the company itself, a list only for an ORIGIN_ID on several: a reconciliation of 100,000 holds no
-    # 100,000 one-item lists (~9 MB)
+    # the company itself, a list only for an ORIGIN_ID on several: a reconciliation holds no one-item
+    # list per company
     by_origin: dict[str, Any] = {}
     managed = 0
     for company in companies:
@@ -265,7 +265,7 @@ def company_sync_plan(
                                  (candidates or {}).get(group.origin_id), reconcile))
     if reconcile:
         # what no customer took is left over (after the loop: a customer twice still sees its companies);
-        # no set of 100,000 seen ids beside the plan
+        # no set of the seen ids is kept beside the plan
         for change in changes:
             by_origin.pop(change.origin_id, None)
         for origin, held in by_origin.items():

@@ -37,13 +37,11 @@ from glyms_b24_pipeline.sync.mappings import check_mappings
 from glyms_b24_pipeline.sync.push import push_changes
 from glyms_b24_pipeline.sync.report import markdown_table
 from glyms_b24_pipeline.sync.results import (
-    PUSH_COLUMNS,
+    dry_run_result,
     enforce_guard,
     not_synced_metadata,
-    outcome_table,
-    push_failure_check,
     push_failures_spec,
-    push_metadata,
+    pushed_result,
     raise_if_blocked,
 )
 from glyms_b24_pipeline.sync.text import optional_int
@@ -213,33 +211,28 @@ def services_push(
         all_settings = sync_settings.load()
         settings = all_settings.services
         client = bitrix24.get_client()
-        lock = portal_writer.hold(context, client.portal_url, all_settings.writer)
-        recomputed = portal_writer.stale_reason(plan.basis, context)
-        if recomputed:
-            context.log.warning(f"plan recomputed before pushing: {recomputed}")
+
+        def recompute() -> ServiceSyncPlan:
             catalog = read_catalog(client, settings)
             portal_writer.note_read(SYNC_NAME, context)
-            plan = plan_against_catalog(read_glyms_services(glyms_db, settings), catalog, settings,
-                                 portal_writer.plan_basis(SYNC_NAME, context))
+            return plan_against_catalog(read_glyms_services(glyms_db, settings), catalog, settings,
+                                        portal_writer.plan_basis(SYNC_NAME, context))
+
+        plan, recomputed, lock = portal_writer.plan_to_apply(context, client, all_settings.writer, plan, recompute)
         # a configured id the portal lacks would fail every write, or worse: stop before writing
         check_mappings(client, glyms_db.dsn, all_settings, [SERVICES_MAPPINGS]).raise_if_portal_broken()
     guard = plan.mass_deactivation(settings.max_deactivation_share)
     enforce_guard(guard, allowed=config.allow_mass_deactivation, dry_run=config.dry_run,
                   remedy=("Check that GLYMS_PG_DSN points at the right Glyms database; to deactivate anyway, run with "
                           "allow_mass_deactivation (glyms-b24 sync --allow-mass-deactivation)."))
-    writes = plan.writes
-    planned = {"plan_recomputed": recomputed or "no"}
     if config.dry_run:
-        return dg.MaterializeResult(
-            value=RowTable(PUSH_COLUMNS),
-            metadata={"dry_run": True, "planned_writes": len(writes), "mass_deactivation_guard": guard or "ok",
-                      **planned, "changes": dg.MetadataValue.md(plan_preview(plan))},
-            check_results=[push_failure_check([], dry_run=True)],
-        )
+        return dry_run_result(plan, guard_name="mass_deactivation_guard", guard=guard, recomputed=recomputed,
+                              preview=plan_preview(plan))
 
     assert plan.basis is not None  # a fresh plan always has one: the lock is held
     portal_writer.mark_applied(plan.basis)  # before the first write: a retry of this step replans
     trail = AuditTrail(glyms_db, context.run.run_id)
+    writes = plan.writes
     with reported_as_failure():
         before = client.counters.as_metadata()
         started = time.monotonic()
@@ -248,21 +241,11 @@ def services_push(
                                 before_request=lock.touch,
                                 on_progress=progress.push_progress(SYNC_NAME, client, total=len(writes)))
     raise_if_blocked(outcomes)
-    after = client.counters.as_metadata()
-    failed = [o for o in outcomes if not o.ok]
-    skipped = len([c for c in plan.changes if c.action in (Action.INVALID, Action.DUPLICATE)])
-    if failed:
-        context.log.warning(f"{len(failed)} of {len(outcomes)} services failed; see the push_failures check and "
-                            f"glyms_b24.sync_audit (run {context.run.run_id}).")
-    return dg.MaterializeResult(
-        value=outcome_table(outcomes, action_of=_action),
-        metadata=push_metadata(outcomes, action_of=_action, duration=time.monotonic() - started,
-                               counters_before=before, counters_after=after,
-                               extra={"skipped_invalid": skipped, **planned, **not_synced_metadata(
-                                   [(c.xml_id, c.reason) for c in plan.changes
-                                    if c.action in (Action.INVALID, Action.DUPLICATE)])}),
-        check_results=[push_failure_check(outcomes)],
-    )
+    not_synced = [c for c in plan.changes if c.action in (Action.INVALID, Action.DUPLICATE)]
+    return pushed_result(context, outcomes, what="service", action_of=_action, duration=time.monotonic() - started,
+                         counters_before=before, counters_after=client.counters.as_metadata(),
+                         extra={"skipped_invalid": len(not_synced), "plan_recomputed": recomputed or "no",
+                                **not_synced_metadata([(c.xml_id, c.reason) for c in not_synced])})
 
 
 def _action(change: Any) -> str:

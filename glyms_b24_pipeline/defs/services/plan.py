@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import Enum
-from typing import Any, Iterable, Mapping, NamedTuple, Optional
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Optional, Sequence
 
 from glyms_b24_pipeline.glyms.rows import PackedList, frozen_fields
 from glyms_b24_pipeline.settings.model import ServicesSettings
@@ -209,7 +209,7 @@ def desired_service(row: Mapping[str, Any], settings: ServicesSettings) -> tuple
 
 
 class CatalogPrice(NamedTuple):
-    """A catalog price row, normalised (a tuple: a catalog may hold 100,000)."""
+    """A catalog price row, normalised (a tuple: one per service of a large catalog)."""
 
     price_id: Optional[int]
     price: Optional[Decimal]
@@ -316,7 +316,7 @@ def managed_catalog(items: Iterable[Mapping[str, Any]], price_rows: Iterable[Map
     """The managed services (those with an xmlId), normalised, each with its price of the configured type.
 
     Both inputs are consumed once, row by row: the prices first (kept as compact tuples, the first
-    one per product: the portal allows one per type), then the services, so a listing of 100,000 is
+    one per product: the portal allows one per type), then the services, so a large listing is
     never held as dicts."""
     decimals = settings.currency_decimals
     prices: dict[int, CatalogPrice] = {}
@@ -363,10 +363,21 @@ def plan_against_catalog(
     for service in catalog:
         if service.xml_id:
             catalog_by_xml.setdefault(service.xml_id, []).append(service)
-
-    census = GlymsCensus.of(glyms_rows)
     changes: list[PlannedChange] = []
     seen: set[str] = set()
+    for mapped in _mapped_rows(glyms_rows, settings):
+        if mapped.xml_id:
+            seen.add(mapped.xml_id)
+        changes.append(_change_for(mapped, catalog_by_xml.get(mapped.xml_id, []), settings))
+    changes += _leftovers(catalog_by_xml, seen)
+    active_catalog_size = sum(1 for matches in catalog_by_xml.values() for m in matches if m.active)
+    return ServiceSyncPlan(changes=tuple(changes), glyms_count=len(seen), active_catalog_size=active_catalog_size,
+                           basis=basis)
+
+
+def _mapped_rows(glyms_rows: Iterable[Mapping[str, Any]], settings: ServicesSettings) -> Iterator[MappedRow]:
+    """Each Glyms service once, mapped: the view's copies of one id merged, shared codes noted."""
+    census = GlymsCensus.of(glyms_rows)
     copies: dict[str, list[MappedRow]] = {}
     for row in glyms_rows:
         mapped = MappedRow(normalise_text(row.get("id_prestacion")), *desired_service(row, settings))
@@ -376,73 +387,56 @@ def plan_against_catalog(
             if len(held) < census.repeated_ids[mapped.xml_id]:
                 continue  # decided once every copy is in: the view's row order must not choose
             mapped = merge_copies(copies.pop(mapped.xml_id))
-        want, reason, warnings = mapped.service, mapped.reason, mapped.warnings
-        xml_id = mapped.xml_id
+        want = mapped.service
         if want is not None and want.code in census.shared_codes:
-            others = ", ".join(i for i in census.shared_codes[want.code] if i != xml_id)
-            warnings += (f"codigo {want.code} is also the code of active service(s) {others}: they share its price",)
-        if xml_id:
-            seen.add(xml_id)
-        matches = catalog_by_xml.get(xml_id, [])
-        if len(matches) > 1:
-            ids = ", ".join(str(m.bitrix_id) for m in matches)
-            changes.append(PlannedChange(xml_id, Action.DUPLICATE, reason=f"xmlId {xml_id} is on several Bitrix24 services ({ids})"))
-            continue
-        have = matches[0] if matches else None
-        if want is None:
-            changes.append(PlannedChange(xml_id, Action.INVALID, bitrix_id=have.bitrix_id if have else None, reason=reason))
-            continue
-        if have is None:
-            fields: dict[str, Any] = {
-                "iblockId": settings.iblock_id,
-                "xmlId": want.xml_id,
-                "name": want.name,
-                "code": want.code,
-                "detailText": want.detail_text,
-                "active": "Y",
-            }
-            if want.section_id is not None:
-                fields["iblockSectionId"] = want.section_id
-            changes.append(PlannedChange(xml_id, Action.CREATE, fields=frozen_fields(fields), price=want.price,
-                                         warnings=warnings))
-            continue
-        fields = _field_changes(want, have, settings)
-        action = Action.UPDATE
-        if not have.active:
-            fields["active"] = "Y"
-            action = Action.REACTIVATE
-        price = None
-        if want.price is not None and (want.price != have.price or have.currency != settings.currency):
-            price = want.price
-        if not fields and price is None:
-            action = Action.UNCHANGED
-        changes.append(
-            PlannedChange(
-                xml_id,
-                action,
-                bitrix_id=have.bitrix_id,
-                fields=frozen_fields(fields) if fields else NO_FIELDS,
-                price=price,
-                price_id=have.price_id,
-                old_price=have.price,
-                warnings=warnings,
-            )
-        )
+            others = ", ".join(i for i in census.shared_codes[want.code] if i != mapped.xml_id)
+            mapped = mapped._replace(warnings=(*mapped.warnings, f"codigo {want.code} is also the code of active "
+                                                                 f"service(s) {others}: they share its price"))
+        yield mapped
 
+
+def _duplicate(xml_id: str, matches: Sequence[CatalogService]) -> PlannedChange:
+    ids = ", ".join(str(m.bitrix_id) for m in matches)
+    return PlannedChange(xml_id, Action.DUPLICATE, reason=f"xmlId {xml_id} is on several Bitrix24 services ({ids})")
+
+
+def _change_for(mapped: MappedRow, matches: Sequence[CatalogService], settings: ServicesSettings) -> PlannedChange:
+    """What one Glyms service needs, given the catalog services that carry its xmlId."""
+    xml_id, want, warnings = mapped.xml_id, mapped.service, mapped.warnings
+    if len(matches) > 1:
+        return _duplicate(xml_id, matches)
+    have = matches[0] if matches else None
+    if want is None:
+        return PlannedChange(xml_id, Action.INVALID, bitrix_id=have.bitrix_id if have else None, reason=mapped.reason)
+    if have is None:
+        fields: dict[str, Any] = {"iblockId": settings.iblock_id, "xmlId": want.xml_id, "name": want.name,
+                                  "code": want.code, "detailText": want.detail_text, "active": "Y"}
+        if want.section_id is not None:
+            fields["iblockSectionId"] = want.section_id
+        return PlannedChange(xml_id, Action.CREATE, fields=frozen_fields(fields), price=want.price, warnings=warnings)
+    fields = _field_changes(want, have, settings)
+    action = Action.UPDATE
+    if not have.active:
+        fields["active"] = "Y"
+        action = Action.REACTIVATE
+    price = None
+    if want.price is not None and (want.price != have.price or have.currency != settings.currency):
+        price = want.price
+    if not fields and price is None:
+        action = Action.UNCHANGED
+    return PlannedChange(xml_id, action, bitrix_id=have.bitrix_id, fields=frozen_fields(fields) if fields else NO_FIELDS,
+                         price=price, price_id=have.price_id, old_price=have.price, warnings=warnings)
+
+
+def _leftovers(catalog_by_xml: Mapping[str, Sequence[CatalogService]], seen: set[str]) -> Iterator[PlannedChange]:
+    """Managed catalog services Glyms no longer has: deactivated (duplicates reported, never written)."""
     for xml_id, matches in catalog_by_xml.items():
         if xml_id in seen:
             continue
         if len(matches) > 1:
             if any(m.active for m in matches):
-                ids = ", ".join(str(m.bitrix_id) for m in matches)
-                changes.append(PlannedChange(xml_id, Action.DUPLICATE, reason=f"xmlId {xml_id} is on several Bitrix24 services ({ids})"))
+                yield _duplicate(xml_id, matches)
             continue
-        have = matches[0]
-        if have.active:
-            changes.append(
-                PlannedChange(xml_id, Action.DEACTIVATE, bitrix_id=have.bitrix_id, fields={"active": "N"},
-                              reason="no longer an active service in Glyms")
-            )
-    active_catalog_size = sum(1 for matches in catalog_by_xml.values() for m in matches if m.active)
-    return ServiceSyncPlan(changes=tuple(changes), glyms_count=len(seen), active_catalog_size=active_catalog_size,
-                           basis=basis)
+        if matches[0].active:
+            yield PlannedChange(xml_id, Action.DEACTIVATE, bitrix_id=matches[0].bitrix_id, fields={"active": "N"},
+                                reason="no longer an active service in Glyms")
