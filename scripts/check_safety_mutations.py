@@ -123,7 +123,7 @@ def run(mutation: Mutation, python: Path) -> tuple[str, float, str]:
             target.write_text(text.replace(old, new, 1), encoding="utf-8")
         started = time.monotonic()
         env = {**os.environ, "PYTHONPATH": str(scratch)}
-        result = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "slow or not slow",
+        result = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "-m", "slow or not slow",
                                  "-x", *mutation.tests], cwd=scratch, env=env, capture_output=True, text=True)
         elapsed = time.monotonic() - started
         tail = "\n".join(result.stdout.strip().splitlines()[-3:])
