@@ -126,7 +126,7 @@ def pg_dagster_home(tmp_path, dagster_pg_url, monkeypatch):
     """DAGSTER_HOME holding the repository's dagster.yaml, DAGSTER_PG_URL pointing at a fresh database."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("DAGSTER_PG_URL", dagster_pg_url)
     return home

@@ -16,6 +16,8 @@ PLAN_QUERY = """{ assetOrError(assetKey: {path: ["sync", "services_plan"]}) {
   ... on Asset { assetMaterializations(limit: 1) { runId metadataEntries { label ... on IntMetadataEntry { intValue } } } } } }"""
 
 
+FULL_SYNC_RUNS = """{ pipelineOrError(params: {pipelineName: "full_sync", repositoryName: "__repository__",
+  repositoryLocationName: "%s"}) { ... on Pipeline { runs { runId tags { key value } } } } }"""
 LOCATIONS_QUERY = "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }"
 
 
@@ -66,6 +68,12 @@ def test_sandbox_ui_shows_the_assets_and_the_plan(tmp_path):
         locations = requests.post(graphql, json={"query": LOCATIONS_QUERY}, timeout=30).json()
         names = [entry["name"] for entry in locations["data"]["workspaceOrError"]["locationEntries"]]
         assert names == [workspace_location_name()]
+        # the sandbox's run is on its job's Runs tab, with its verdict
+        runs = requests.post(graphql, json={"query": FULL_SYNC_RUNS % workspace_location_name()}, timeout=30).json()
+        (run,) = runs["data"]["pipelineOrError"]["runs"]
+        assert {t["key"]: t["value"] for t in run["tags"]}["glyms_b24/outcome"] in ("done", "done with problems")
+        assert f"set -a; . {tmp_path / 'sandbox.env'}; set +a" in "".join(output)
+        assert "GLYMS_PG_DSN=" in (tmp_path / "sandbox.env").read_text()
     finally:
         os.killpg(process.pid, signal.SIGINT)  # dagster dev only stops on SIGINT
         try:
@@ -75,3 +83,38 @@ def test_sandbox_ui_shows_the_assets_and_the_plan(tmp_path):
             os.killpg(process.pid, signal.SIGKILL)
     # run from the instance folder: no warning about a dagster.yaml beside it
     assert "Found a dagster instance configuration" not in "".join(output)
+
+
+@pytest.mark.slow
+def test_dagster_dev_in_a_fresh_checkout_comes_up_without_any_setting(tmp_path):
+    """The first thing a Dagster user types: no DAGSTER_HOME, no DAGSTER_PG_URL, no traceback."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "GLYMS_", "DAGSTER_"))}
+    repo = Path(__file__).resolve().parent.parent
+    log = tmp_path / "dev.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([str(Path(sys.executable).with_name("dagster")), "dev", "-h", "127.0.0.1",
+                                    "-p", str(port)], cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()[-3000:]
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(1)
+        else:
+            raise AssertionError(log.read_text()[-3000:])
+        locations = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": LOCATIONS_QUERY}, timeout=30).json()
+        assert [e["name"] for e in locations["data"]["workspaceOrError"]["locationEntries"]] == [workspace_location_name()]
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+    # the instance needs no setting (the syncs' sensors still say which variables their runs need)
+    assert "DAGSTER_PG_URL" not in log.read_text() and "DagsterHomeException" not in log.read_text()

@@ -99,6 +99,21 @@ DEFINITIONS_MODULE = "glyms_b24_pipeline.definitions"
 UI_READY_TIMEOUT_SECONDS = 180.0
 
 
+#: what the sandbox's commands need, written for the operator's shell (set -a; . FILE; set +a)
+SANDBOX_ENV = ("GLYMS_PG_DSN", "B24_PORTAL_URL", "B24_CLIENT_ID", "B24_CLIENT_SECRET", "B24_OAUTH_URL", "DAGSTER_HOME",
+               "DAGSTER_PG_URL")
+
+
+def write_env_file(root: Path) -> Path:
+    """The sandbox's environment as a file of NAME='value' lines (only its own, made-up credentials)."""
+    path = root / "sandbox.env"
+    lines = [f"{name}='{os.environ[name]}'" for name in SANDBOX_ENV if os.environ.get(name)]
+    path.write_text("# glyms-b24 sandbox: set -a; . " + str(path) + "; set +a\n" + "\n".join(lines) + "\n",
+                    encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
 def write_workspace(folder: Path) -> Path:
     """A workspace file loading the definitions by module (works from a checkout and from a wheel)."""
     path = folder / "workspace.yaml"
@@ -180,13 +195,19 @@ def sandbox_command(args: argparse.Namespace) -> int:
         )
         os.environ.pop("B24_WEBHOOK_URL", None)
         print(f"Bitrix24 emulator: {emulator.portal_url} (OAuth at {emulator.oauth_url})")
+        env_file = write_env_file(root)
         with open_instance(dagster_home) as instance, progress.reporting(terminal.terminal_reporter()):
             summary = run_sync(instance)
+        # the sandbox's databases and portal live only while it runs: its UI is where the run is read later
+        summary.details = (f"http://127.0.0.1:{args.ui_port}/runs/{summary.run_id}" if args.ui else
+                           f"glyms-b24 sandbox --ui --dir {args.dir}, then Runs -> {summary.run_id}")
         print("\n".join(summary.lines()))
+        print(f"  sandbox environment (for glyms-b24 history / audit while the sandbox is up): "
+              f"set -a; . {env_file}; set +a")
         if args.ui:
             serve_ui(dagster_home, args.ui_port)
         else:
-            print(f"See it in the UI: glyms-b24 sandbox --ui   (run history in {dagster_home})")
+            print(f"See it in the UI: glyms-b24 sandbox --ui --dir {args.dir}   (run history in {dagster_home})")
         # the seed plants invalid rows on purpose, so its checks warn: the demo succeeds when the run
         # completed and every write landed; `glyms-b24 sync` on real data exits 1 for those warnings
         return 0 if summary.success and not summary.failed_rows else summary.exit_code or 1

@@ -33,10 +33,9 @@ from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster._utils.hosted_user_process import recon_job_from_origin
 
 from glyms_b24_pipeline.runs.instance import daemon_is_live
+from glyms_b24_pipeline.settings.location import CODE_LOCATION_NAME
 from glyms_b24_pipeline.sync.outcome import RunOutcome
 
-#: the code location's name in every workspace (workspace.yaml, deploy/workspace.yaml, [tool.dagster])
-CODE_LOCATION_NAME = "glyms_b24_pipeline"
 DEFINITIONS_MODULE = "glyms_b24_pipeline.definitions"
 #: run tag: who started a run from the command line
 LAUNCHED_BY_TAG = "glyms_b24/launched_by"

@@ -1,7 +1,7 @@
 """The server deployment of `deploy/`, started on this machine: a code server, the daemon and the UI.
 
 The end-to-end test and the latency benchmark run what the systemd units run (same commands,
-same workspace shape, the repository's `dagster.yaml`), only on free ports and with the sandbox's
+same workspace shape, `deploy/dagster.yaml`), only on free ports and with the sandbox's
 databases and emulator instead of the lab's.
 """
 
@@ -85,7 +85,7 @@ class LocalDeployment:
     def start(self, timeout: float = 120.0) -> "LocalDeployment":
         self.folder.mkdir(parents=True, exist_ok=True)
         self.home.mkdir(exist_ok=True)
-        shutil.copy(REPO_ROOT / "dagster.yaml", self.home / "dagster.yaml")
+        shutil.copy(REPO_ROOT / "deploy" / "dagster.yaml", self.home / "dagster.yaml")
         self.grpc_port, self.ui_port = free_port(), free_port()
         subprocess.run([_bin("glyms-b24"), "init-instance"], env=self._environment(), check=True, capture_output=True,
                        timeout=120)  # ExecStartPre of every unit

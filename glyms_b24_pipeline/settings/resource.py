@@ -7,6 +7,7 @@ from typing import Optional
 import dagster as dg
 from pydantic import PrivateAttr
 
+from glyms_b24_pipeline.settings.location import label_run_with_its_location
 from glyms_b24_pipeline.settings.model import Settings, load_settings
 
 
@@ -21,6 +22,7 @@ class SyncSettings(dg.ConfigurableResource):
         # once, when the run's resources are built: every step of the run sees the same settings,
         # and an edit of the file takes effect at the next run
         self._settings = self._read()
+        label_run_with_its_location(context)
 
     def _read(self) -> Settings:
         return load_settings(self.config_file) if self.config_file else Settings()

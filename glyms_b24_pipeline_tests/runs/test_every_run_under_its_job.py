@@ -38,14 +38,14 @@ LAUNCH = """mutation ($location: String!) {
     __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
 
 
-def _wait(what, predicate, timeout=180, every=1.0):
+def _wait(what, predicate, timeout=180, every=1.0, missing=lambda: ""):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = predicate()
         if found:
             return found
         time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what} {missing()}")
 
 
 def _start(args, env, log):
@@ -61,6 +61,7 @@ def _stop(process):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_runs_started_in_every_way_are_listed_under_their_job_with_their_verdict(glyms_dsn, portal, dagster_home,
                                                                                  tmp_path):
     seed_glyms(glyms_dsn, services=12, customers=4, seed=3)
@@ -132,8 +133,10 @@ def test_runs_started_in_every_way_are_listed_under_their_job_with_their_verdict
         started["the full_sync schedule"] = ("full_sync", _wait("the schedule's run", lambda: newest_run("full_sync"),
                                                                 timeout=150))
 
+        listed: dict = {}
+
         def listed_with_verdict():
-            listed = {}
+            listed.clear()
             for how, (job, run_id) in started.items():
                 data = ask(JOB_RUNS, job=job, location=CODE_LOCATION_NAME)["pipelineOrError"]
                 assert data["__typename"] == "Pipeline", (how, data)
@@ -142,7 +145,8 @@ def test_runs_started_in_every_way_are_listed_under_their_job_with_their_verdict
                     listed[how] = runs[run_id]
             return listed if len(listed) == len(started) else None
 
-        listed = _wait("every run listed with its verdict", listed_with_verdict, timeout=240, every=3)
+        _wait("every run listed with its verdict", listed_with_verdict, timeout=240, every=3,
+              missing=lambda: {how: started[how] for how in set(started) - set(listed)})
     finally:
         _stop(webserver)
         _stop(daemon)

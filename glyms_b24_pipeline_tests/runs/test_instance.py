@@ -81,17 +81,19 @@ def test_several_processes_using_a_new_sqlite_instance_at_once_leave_it_sound(tm
         assert len(instance.get_runs()) == 4
 
 
-def test_the_repository_dagster_yaml_is_postgresql_plus_the_shared_blocks(monkeypatch):
-    config = yaml.safe_load((REPO / "dagster.yaml").read_text())
+def test_the_production_dagster_yaml_is_postgresql_plus_the_shared_blocks_and_the_development_one_sqlite(monkeypatch):
+    config = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
     assert config.pop("storage") == {"postgres": {"postgres_url": {"env": "DAGSTER_PG_URL"}}}
     assert config == SHARED_INSTANCE_CONFIG
+    # the top-level one, which `dagster dev` reads in a fresh checkout: no setting needed
+    assert yaml.safe_load((REPO / "dagster.yaml").read_text()) == SHARED_INSTANCE_CONFIG
     assert yaml.safe_load(instance_yaml(None)) == SHARED_INSTANCE_CONFIG
 
 
 def test_the_storage_url_comes_from_the_environment_with_one_line_errors(tmp_path, monkeypatch):
     from glyms_b24_pipeline.settings.errors import ConfigError
 
-    (tmp_path / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    (tmp_path / "dagster.yaml").write_text((REPO / "deploy" / "dagster.yaml").read_text())
     monkeypatch.delenv("DAGSTER_PG_URL", raising=False)
     with pytest.raises(ConfigError, match=r"^la variable de entorno DAGSTER_PG_URL no está definida"):
         storage_url(tmp_path)
