@@ -215,7 +215,8 @@ def prune_command(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     dsn = require_env("GLYMS_PG_DSN", "DSN of the Glyms PostgreSQL database")
     with open_instance() as instance:
-        result = prune(instance, GlymsDatabase(dsn=dsn), settings.history, dry_run=args.dry_run)
+        result = prune(instance, GlymsDatabase(dsn=dsn), settings.history, dry_run=args.dry_run,
+                       location=settings.location)
     print("\n".join(result.lines()))
     return 0
 

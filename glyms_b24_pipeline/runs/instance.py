@@ -37,7 +37,7 @@ QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
 # plus PostgreSQL storage; a test keeps them equal).
 SHARED_INSTANCE_CONFIG: dict[str, Any] = {
     "concurrency": {"runs": {"tag_concurrency_limits": [
-        {"key": "glyms_b24/bitrix24", "value": "writer", "limit": 1}]}},
+        {"key": "glyms_b24/bitrix24", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]}},
     "python_logs": {"python_log_level": "INFO", "managed_python_loggers": ["glyms_b24_pipeline"]},
     "run_monitoring": {"enabled": True, "free_slots_after_run_end_seconds": 300},
     "telemetry": {"enabled": False},

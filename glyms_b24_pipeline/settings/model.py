@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import zoneinfo
 from pathlib import Path
 from typing import Any, Literal, Optional, get_args
@@ -207,8 +208,43 @@ class FreshnessSettings(_Strict):
     max_age_hours: float = Field(26.0, gt=0, le=24 * 60)
 
 
+#: the code location's name when ``location.name`` is not set (a single-portal installation)
+DEFAULT_LOCATION_NAME = "glyms_b24_pipeline"
+
+
+class LocationSettings(_Strict):
+    """Several portals on one Dagster instance: the name of this portal's code location."""
+
+    # The workspace's location_name of this code location; it also prefixes every asset key
+    # (portal_a/glyms/services) so that several locations share one instance. Empty: one portal,
+    # location glyms_b24_pipeline, today's asset keys.
+    name: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,39}", value):
+            raise ValueError(f"expected a name of letters, digits and _ (at most 40, not starting with a digit) "
+                             f"such as portal_a, got {value!r}")
+        return value
+
+    @property
+    def location_name(self) -> str:
+        return self.name or DEFAULT_LOCATION_NAME
+
+    @property
+    def key_prefix(self) -> tuple[str, ...]:
+        return (self.name,) if self.name else ()
+
+
+#: the location of a single-portal installation (no ``location.name``)
+SINGLE_PORTAL = LocationSettings()
+
+
 class Settings(_Strict):
     """Everything about the sync that is not a secret."""
+
+    location: LocationSettings = LocationSettings()
 
     services: ServicesSettings = ServicesSettings()
     companies: CompaniesSettings = CompaniesSettings()
