@@ -215,16 +215,16 @@ DEFAULT_LOCATION_NAME = "glyms_b24_pipeline"
 class LocationSettings(_Strict):
     """Several portals on one Dagster instance: the name of this portal's code location."""
 
-    # The workspace's location_name of this code location; it also prefixes every asset key
-    # (portal_a/glyms/services) so that several locations share one instance. Empty: one portal,
-    # location glyms_b24_pipeline, today's asset keys.
+    # The workspace's location_name of this code location (a Helm user deployment's name); it also
+    # prefixes every asset key (portal_a/glyms/services, a "-" written "_") so that several locations
+    # share one instance. Empty: one portal, location glyms_b24_pipeline, today's asset keys.
     name: str = ""
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,39}", value):
-            raise ValueError(f"expected a name of letters, digits and _ (at most 40, not starting with a digit) "
+        if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,39}", value):
+            raise ValueError(f"expected a name of letters, digits, _ and - (at most 40, starting with a letter) "
                              f"such as portal_a, got {value!r}")
         return value
 
@@ -234,7 +234,8 @@ class LocationSettings(_Strict):
 
     @property
     def key_prefix(self) -> tuple[str, ...]:
-        return (self.name,) if self.name else ()
+        """The asset key prefix (an asset key's parts hold letters, digits and _ only)."""
+        return (self.name.replace("-", "_"),) if self.name else ()
 
 
 #: the location of a single-portal installation (no ``location.name``)
