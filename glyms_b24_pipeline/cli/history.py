@@ -20,7 +20,7 @@ from glyms_b24_pipeline.cli.sync import sync_types
 from glyms_b24_pipeline.definitions import SYNCS, syncs_named
 from glyms_b24_pipeline.defs.maintenance.retention import prune
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
-from glyms_b24_pipeline.runs.instance import dagster_home, describe_url, open_instance, storage_url
+from glyms_b24_pipeline.runs.instance import dagster_home, describe_url, open_instance, storage_url, writer_slot_problem
 from glyms_b24_pipeline.settings.errors import ConfigError
 from glyms_b24_pipeline.settings.model import DEFAULT_LOCATION_NAME, LocationSettings, load_settings, require_env
 from glyms_b24_pipeline.sync.jobs import REPOSITORY_LABEL_TAG, job_names
@@ -297,8 +297,10 @@ def init_instance_command(args: argparse.Namespace) -> int:
 
     home = dagster_home()
     url = storage_url(home)
-    with open_instance(home):
-        pass
+    with open_instance(home) as instance:
+        problem = writer_slot_problem(instance)
+    if problem:  # a dagster.yaml of before: the units still start, the operator is told
+        print(f"aviso (warning): {problem}", file=sys.stderr)
     where = f"PostgreSQL {describe_url(url)}" if url else f"SQLite en {home}"
     print(f"instancia de Dagster lista (instance ready): {where}")
     return 0

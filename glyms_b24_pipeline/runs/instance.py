@@ -163,6 +163,20 @@ def open_instance(home: Optional[Path] = None) -> dg.DagsterInstance:
     return instance
 
 
+def writer_slot_problem(instance: dg.DagsterInstance) -> Optional[str]:
+    """Why the instance's queue does not give each portal one writer slot (None when it does).
+
+    A ``dagster.yaml`` of before this version limits ``glyms_b24/bitrix24: writer``; writers now
+    carry their portal's host as the value, which that limit no longer matches."""
+    limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits or []
+    expected = SHARED_INSTANCE_CONFIG["concurrency"]["runs"]["tag_concurrency_limits"][0]
+    if any(limit == expected for limit in limits):
+        return None
+    return ("dagster.yaml no limita un escritor por portal (does not limit one writer per portal): use "
+            "tag_concurrency_limits [{key: glyms_b24/bitrix24, value: {applyLimitPerUniqueValue: true}, limit: 1}] "
+            "as in the project's dagster.yaml; until then the portal lock alone keeps writers apart")
+
+
 # --- is a daemon serving this instance? -----------------------------------------------------------
 
 
