@@ -167,6 +167,7 @@ def test_history_of_one_location_or_all_and_the_history_written_before_still_sho
     done = subprocess.run([sys.executable, "-m", "glyms_b24_pipeline.cli", "sync", "--type", "services"],
                           env=dict(os.environ), capture_output=True, text=True, timeout=300)
     assert done.returncode in (0, 1), done.stderr[-2000:]
+    assert "services push: 0 services written, 0 failed" in done.stdout  # the summary reads the prefixed keys
     assert main(["history", "--format", "json"]) == 0  # a named location's environment: its own runs
     own = json.loads(capsys.readouterr().out)
     assert [(r["location"], r["job"]) for r in own] == [("portal_a", "services_sync")]
