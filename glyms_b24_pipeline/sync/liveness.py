@@ -5,7 +5,7 @@ run id on its own connection to the Glyms database, and tags itself ``glyms_b24/
 PostgreSQL releases the lock when the process dies (SIGKILL, power cut), so a run still
 ``STARTED`` with the tag and no lock has no process: the next writer (``glyms-b24 sync`` before
 it launches, and every run when it takes the portal lock) reports it failed. That frees the
-queue's single writer slot it would otherwise hold for ever.
+queue's writer slot of its portal it would otherwise hold for ever.
 """
 
 from __future__ import annotations
