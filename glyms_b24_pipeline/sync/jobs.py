@@ -43,6 +43,7 @@ def location_runs_tags(location: LocationSettings) -> Mapping[str, str]:
     """Tags that select the runs of this code location ({} for a single-portal installation: every run)."""
     return {REPOSITORY_LABEL_TAG: f"__repository__@{location.name}"} if location.name else {}
 
+
 # A step that failed on a portal still busy or down after the client's retries is tried again,
 # in the same process and run: a retried push finds its plan already applied and replans from a
 # fresh read, so a retry never resends what succeeded. Operator errors are never retried.
