@@ -26,7 +26,7 @@ CHECKS = {
     "glyms/pending_customer_changes:mapping_coverage",
     "glyms/pending_customer_changes:email_validity",
     "glyms/pending_customer_changes:pending_age",
-    "glyms/pending_customer_changes:parked_rows",
+    "glyms/pending_customer_changes:rows_in_error",
     "bitrix24/companies_push:push_failures",
     "glyms/customers:mapping_coverage",
     "glyms/customers:email_validity",
@@ -43,7 +43,8 @@ SCHEDULES = {
     "companies_reconcile_weekly": ("companies_reconcile", "0 6 * * 0", "America/Argentina/Buenos_Aires"),
     "maintenance_prune_daily": ("maintenance_prune", "30 3 * * *", "America/Argentina/Buenos_Aires"),
 }
-SENSORS = {"companies_pending_log_sensor", "sync_failure_alert", "sync_recovery_alert", "sync_freshness_checks"}
+SENSORS = {"companies_pending_log_sensor", "sync_failure_alert", "sync_recovery_alert", "sync_freshness_checks",
+           "sync_run_verdicts"}
 RESOURCES = {"glyms_db", "bitrix24", "portal_writer", "change_log", "sync_settings", "alert_channels", "io_manager"}
 
 

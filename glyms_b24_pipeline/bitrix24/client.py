@@ -208,6 +208,11 @@ def _window_filters(filters: Mapping[str, Any], window_key: str, last_id: Any, p
     return page_filters
 
 
+#: portal URL -> (since, last): when this process began failing to connect to it, and last failed
+#: (cleared by any answer; a failure long after the last one starts a new count)
+_UNREACHABLE_SINCE: dict[str, tuple[float, float]] = {}
+
+
 class Bitrix24Client:
     """Paced, retrying Bitrix24 REST client. Safe to share between threads."""
 
@@ -227,6 +232,7 @@ class Bitrix24Client:
         self.max_retries = int(limits.max_retries)
         self.backoff_base_seconds = float(limits.backoff_base_seconds)
         self.backoff_max_seconds = float(limits.backoff_max_seconds)
+        self.unreachable_timeout_seconds = float(limits.unreachable_timeout_seconds)
         self.bucket: LeakyBucket = bucket_for_portal(self.portal_url, limits.rate_limit.burst,
                                                      limits.rate_limit.drain_per_second)
         self.operating = OperatingTimeTracker(limits.operating_budget_seconds,
@@ -254,21 +260,33 @@ class Bitrix24Client:
 
     # --- waiting ---------------------------------------------------------------------------
 
-    def _wait(self, seconds: float) -> None:
+    def _wait(self, seconds: float, cause: str, detail: str = "") -> None:
         if seconds > 0:
-            self._announced_sleep(seconds)
+            self._announced_sleep(seconds, cause, detail)
             self.counters.add("seconds_waited", seconds)
 
-    def _announced_sleep(self, seconds: float) -> None:
-        progress.waiting(seconds)  # an operator's terminal counts the wait down; a no-op elsewhere
+    def _announced_sleep(self, seconds: float, cause: str = progress.RATE_LIMIT, detail: str = "") -> None:
+        progress.waiting(seconds, cause, detail)  # an operator's terminal names the wait; a no-op elsewhere
         self._sleep(seconds)
+
+    def _unreachable_since(self) -> float:
+        now = time.monotonic()
+        since, last = _UNREACHABLE_SINCE.get(self.portal_url, (now, now))
+        if now - last > self.unreachable_timeout_seconds:
+            since = now
+        _UNREACHABLE_SINCE[self.portal_url] = (since, now)
+        return since
 
     def _backoff(self, retry_number: int) -> float:
         ceiling = min(self.backoff_max_seconds, self.backoff_base_seconds * (2 ** (retry_number - 1)))
         return random.uniform(ceiling / 2, ceiling)
 
     def _pace(self, methods: Iterable[str]) -> None:
-        self._wait(max((self.operating.delay_before(m) for m in set(methods)), default=0.0))
+        delays = {m: self.operating.delay_before(m) for m in set(methods)}
+        slowest = max(delays, key=lambda m: delays[m], default="")
+        if slowest and delays[slowest] > 0:
+            log.info("%s is near its operating-time budget: waiting %.1fs for its window", slowest, delays[slowest])
+            self._wait(delays[slowest], progress.OPERATING_WINDOW, slowest)
         waited = self.bucket.acquire(self._announced_sleep)
         if waited > 0:
             self.counters.add("seconds_waited", waited)
@@ -340,9 +358,12 @@ class Bitrix24Client:
             if before_send is not None:
                 before_send()
             try:
-                return self._send_once(method, payload, token)
+                answer = self._send_once(method, payload, token)
             except errors.Bitrix24Error as exc:
                 error = exc
+            else:
+                _UNREACHABLE_SINCE.pop(self.portal_url, None)
+                return answer
             if isinstance(error, errors.AuthError):
                 if error.code in _AUTH_RENEW_CODES and self.auth.mode == "oauth" and not renewed:
                     renewed = True
@@ -356,18 +377,30 @@ class Bitrix24Client:
                 self.bucket.saturate()
             elif isinstance(error, errors.OperatingLimitError):
                 self.counters.add("operating_limited_429")
-            if not error.retryable or retries >= self.max_retries:
+            if not error.retryable or (error.outcome_unknown and not resend_unknown):
                 raise error
-            if error.outcome_unknown and not resend_unknown:
-                raise error
-            retries += 1
-            self.counters.add("retries")
             if isinstance(error, errors.OperatingLimitError):
                 delay = max(self.operating.blocked(m, error.reset_at) for m in (pacing_methods or [method]))
             else:
-                delay = self._backoff(retries)
-            log.warning("%s: %s; retry %d/%d in %.1fs", method, type(error).__name__, retries, self.max_retries, delay)
-            self._wait(delay)
+                delay = self._backoff(retries + 1)
+            if isinstance(error, errors.ConnectError):
+                # a portal that cannot be reached at all gets a bounded time, shared by this process's
+                # requests to it (a run's next step does not start the count again); then the run ends
+                since = self._unreachable_since()
+                if retries >= self.max_retries or time.monotonic() - since + delay > self.unreachable_timeout_seconds:
+                    raise errors.UnreachableError(
+                        f"{error.description}; unreachable for {time.monotonic() - since:.0f} s "
+                        "(bitrix24.unreachable_timeout_seconds)", method=method) from None
+            elif retries >= self.max_retries:
+                raise error
+            retries += 1
+            self.counters.add("retries")
+            log.warning("%s: %s (%s); retry %d/%d in %.1fs", method, type(error).__name__, error.description, retries,
+                        self.max_retries, delay)
+            if isinstance(error, errors.OperatingLimitError):
+                self._wait(delay, progress.OPERATING_WINDOW, method)
+            else:
+                self._wait(delay, progress.RETRY, type(error).__name__)
 
     # --- public API --------------------------------------------------------------------------
 
@@ -484,8 +517,10 @@ class Bitrix24Client:
                 if not outcomes[command.key].ok and references(command.params) & resend:
                     resend.add(command.key)
             self.counters.add("retries")
-            self._wait(max(self.operating.blocked(outcomes[k].method, getattr(outcomes[k].error, "reset_at", None))
-                           for k in resend if isinstance(outcomes[k].error, errors.OperatingLimitError)))
+            blocked = {outcomes[k].method: self.operating.blocked(outcomes[k].method, getattr(outcomes[k].error, "reset_at", None))
+                       for k in resend if isinstance(outcomes[k].error, errors.OperatingLimitError)}
+            slowest = max(blocked, key=lambda m: blocked[m])
+            self._wait(blocked[slowest], progress.OPERATING_WINDOW, slowest)
             done = {key: o.result for key, o in outcomes.items() if o.ok}
             again = [BatchCommand(c.key, c.method, resolve_references(c.params, done, keep_pending=True))
                      for c in ordered if c.key in resend]

@@ -13,6 +13,8 @@ Every error carries ``method``, ``http_status``, ``code`` (the Bitrix ``error`` 
     ├── ValidationError           any other 4xx: the request itself is wrong (never retried)
     ├── ServerError               5xx, HTML error pages, unreadable answers (retried)
     ├── TransportError            timeouts, connection resets, TLS failures (retried)
+    │   └── ConnectError          never connected (retried)
+    │       └── UnreachableError  never connected for bitrix24.unreachable_timeout_seconds (not retried)
     └── NotExecutedError          batch command skipped because an earlier one failed (halt)
 """
 
@@ -63,7 +65,7 @@ class Bitrix24Error(Exception):
             parts.append(f"{self.method}:")
         if self.code not in (None, ""):
             parts.append(str(self.code))
-        if self.description:
+        if self.description and self.description != str(self.code):  # "invalid_grant", said once
             parts.append(self.description)
         elif self.code in (None, ""):
             parts.append(type(self).__name__)
@@ -139,6 +141,12 @@ class ConnectError(TransportError):
     """The connection was never established, so the portal cannot have seen the request."""
 
     outcome_unknown = False
+
+
+class UnreachableError(ConnectError):
+    """The portal could not be reached for the configured time: the run ends (a later run tries again)."""
+
+    retryable = False
 
 
 class NotExecutedError(Bitrix24Error):

@@ -2,7 +2,7 @@
 
 Nothing is shown unless the CLI installed a reporter for the run it executes in its own
 process (``with reporting(...)``); under the Dagster daemon or webserver every call here is a
-cheap no-op. No third-party import here: the terminal display lives in ``operator.terminal``.
+cheap no-op. No third-party import here: the terminal display lives in ``cli.terminal``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,22 @@ import contextlib
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional, Protocol
+
+#: why a sync is waiting (``Wait.cause``)
+RATE_LIMIT = "rate_limit"  # the portal's request rate (the client's leaky bucket)
+OPERATING_WINDOW = "operating_window"  # a method blocked for its execution time (429 OPERATION_TIME_LIMIT)
+RETRY = "retry"  # backing off before retrying after an error (``detail``: which)
+PORTAL_LOCK = "portal_lock"  # another run holds the portal's writer lock (``detail``: which run)
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A wait about to start: how long at most, and why."""
+
+    seconds: float
+    cause: str = RATE_LIMIT
+    #: the error retried after, the blocked method, or the run holding the lock
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -27,8 +43,8 @@ class Progress:
 class Reporter(Protocol):
     def update(self, progress: Progress) -> None: ...
 
-    def waiting(self, seconds: float) -> None:
-        """The Bitrix24 client is about to sleep ``seconds`` for the portal's limits."""
+    def waiting(self, wait: Wait) -> None:
+        """The sync is about to wait (the Bitrix24 client's pacing or back-off, the portal lock)."""
 
 
 _reporter: Optional[Reporter] = None
@@ -62,11 +78,11 @@ def report(sync: str, done: int, total: int, requests: Optional[int] = None, wai
         reporter.update(Progress(sync, done, total, requests, waiting_seconds))
 
 
-def waiting(seconds: float) -> None:
-    """Called by the Bitrix24 client right before it sleeps for the portal's limits."""
+def waiting(seconds: float, cause: str = RATE_LIMIT, detail: str = "") -> None:
+    """Called right before a sleep of ``seconds``, with its cause (one of the constants above)."""
     reporter = _reporter
     if reporter is not None and seconds > 0:
-        reporter.waiting(seconds)
+        reporter.waiting(Wait(seconds, cause, detail))
 
 
 def push_progress(sync: str, client: Any, total: Optional[int] = None) -> Callable[[int, int], None]:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 import dagster as dg
 
+from glyms_b24_pipeline.cli.output import emit
 from glyms_b24_pipeline.cli.portal import format_table
 from glyms_b24_pipeline.cli.sync import sync_types
 from glyms_b24_pipeline.definitions import SYNCS, syncs_named
@@ -24,6 +25,7 @@ from glyms_b24_pipeline.runs.instance import dagster_home, describe_url, open_in
 from glyms_b24_pipeline.settings.errors import ConfigError
 from glyms_b24_pipeline.settings.model import DEFAULT_LOCATION_NAME, LocationSettings, load_settings, require_env
 from glyms_b24_pipeline.sync.jobs import REPOSITORY_LABEL_TAG, job_names
+from glyms_b24_pipeline.sync.outcome import COUNTS_TAG, RunOutcome, run_failed_reason, run_verdict
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhd])\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
@@ -144,8 +146,67 @@ def history_rows(instance: Any, *, since: Optional[_dt.datetime], sync_type: str
             "started": _local(started) if started else "",
             "duration_seconds": round(ended - started, 1) if started and ended else None,
             **run_counts(instance, run.run_id),
+            **_verdict_columns(instance, run),
         })
     return rows
+
+
+def _verdict_columns(instance: Any, run: dg.DagsterRun) -> dict[str, Any]:
+    """The run's outcome and its change-log rows in error (from its events, as its tags say them)."""
+    if not run.is_finished:
+        return {"outcome": "", "in_error": None}
+    verdict = run_verdict(RunOutcome.from_storage(instance, run.run_id))
+    return {"outcome": verdict.outcome, "in_error": verdict.rows_in_error}
+
+
+#: the tables a run's materialisations and checks hold about single rows (metadata key -> what)
+ROW_TABLES = {"failures": "writes that failed", "not_synced_rows": "rows not synced",
+              "rows_in_error_rows": "change-log rows in ERROR", "excluded_rows": "rows excluded on purpose",
+              "link_candidate_rows": "link candidates", "services_affected_rows": "services without a mapping",
+              "unpriced_rows": "services without a valid price", "unmapped_rows": "customers without a mapping",
+              "invalid_emails_rows": "customers with an invalid e-mail"}
+
+
+def run_report_lines(instance: Any, run_id: str) -> list[str]:
+    """One run: its job, outcome and counts, its steps, its failing checks and the rows they are about."""
+    record = instance.get_run_record_by_id(run_id)
+    if record is None:
+        raise ConfigError(f"run {run_id} is not in the run history of this instance (DAGSTER_HOME)")
+    run = record.dagster_run
+    outcome = RunOutcome.from_storage(instance, run_id)
+    verdict = run_verdict(outcome) if run.is_finished else None
+    lines = [f"Run {run_id} ({run.job_name}): " + (verdict.outcome.upper() if verdict else run.status.value),
+             *(f"  error: {cause}" for cause in (run_failed_reason(outcome) if not outcome.success else []))]
+    if verdict is not None:
+        lines.append("  " + verdict.tags()[COUNTS_TAG])
+    steps = instance.get_run_step_stats(run_id)
+    if steps:
+        lines += ["", *format_table(["step", "status", "duration"], [
+            (step.step_key, step.status.value if step.status else "", _duration(
+                step.end_time - step.start_time if step.start_time and step.end_time else None)) for step in steps])]
+    lines += [f"  check failed: {e.asset_key.to_user_string()} {e.check_name}"
+              for e in outcome.check_evaluations if not e.passed]
+    for key, metadata in [*outcome.materializations.items(), *_check_metadata(instance, run_id)]:
+        for name, what in ROW_TABLES.items():
+            table = metadata.get(name)
+            records = getattr(table, "records", None)
+            if not records:
+                continue
+            schema = getattr(table, "schema", None)
+            columns = [c.name for c in schema.columns] if schema is not None else list(records[0].data)
+            lines += ["", f"{key.to_user_string()}: {what}",
+                      *format_table(columns, [[r.data.get(c) for c in columns] for r in records])]
+    return lines
+
+
+def _check_metadata(instance: Any, run_id: str) -> list[tuple[dg.AssetKey, dict[str, Any]]]:
+    found = []
+    for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+                                               limit=1000).records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        if not evaluation.passed:
+            found.append((evaluation.asset_key, {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}))
+    return found
 
 
 def key_prefixes(instance: Any, location: str) -> list[tuple[str, ...]]:
@@ -190,6 +251,9 @@ def history_command(args: argparse.Namespace) -> int:
         except ValueError:
             raise ConfigError(f"--location {location!r}: a code location's name (location.name) or all") from None
     with open_instance() as instance:
+        if args.run:
+            emit(run_report_lines(instance, args.run))
+            return 0
         rows = history_rows(instance, since=since, sync_type=args.sync_type, limit=args.limit, location=location)
         if args.format == "json":
             print(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -198,11 +262,11 @@ def history_command(args: argparse.Namespace) -> int:
             print("sin ejecuciones (no runs)" + (f" desde {since:%Y-%m-%d %H:%M}" if since else ""))
         else:
             several = len({r["location"] for r in rows}) > 1
-            _emit_table(["run", *(["location"] if several else []), "job", "status", "start", "duration", "written",
-                         "failed", "requests"],
-                        [(r["run_id"], *([r["location"]] if several else []), r["job"], r["status"],
+            _emit_table(["run", *(["location"] if several else []), "job", "status", "outcome", "start", "duration",
+                         "written", "failed", "in_error", "requests"],
+                        [(r["run_id"], *([r["location"]] if several else []), r["job"], r["status"], r["outcome"],
                           r["started"] or r["created"], _duration(r["duration_seconds"]), r["written"], r["failed"],
-                          r["requests"]) for r in rows])
+                          r["in_error"], r["requests"]) for r in rows])
         for line in freshness_lines(instance, args.sync_type, location):
             print(line)
     return 0
@@ -312,6 +376,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     history.add_argument("--type", dest="sync_type", choices=sync_types(), default="all")
     history.add_argument("--limit", type=int, default=20, help="newest N runs (default 20)")
     history.add_argument("--format", choices=["table", "json"], default="table")
+    history.add_argument("--run", metavar="RUN_ID", help="one run: its outcome, steps, failed checks and failing rows")
     history.add_argument("--location", metavar="NAME|all",
                          help="runs of one code location, or of all (default: location.name of the settings, else all)")
     history.set_defaults(handler=history_command)

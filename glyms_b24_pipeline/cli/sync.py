@@ -21,8 +21,17 @@ from glyms_b24_pipeline.settings.model import CONFIG_ENV_VAR, load_settings, req
 from glyms_b24_pipeline.sync.failures import EXIT_CODE_KEY
 from glyms_b24_pipeline.sync.jobs import FULL_SYNC_JOB
 from glyms_b24_pipeline.sync.liveness import reap_dead_runs
-from glyms_b24_pipeline.sync.outcome import run_failed_reason
+from glyms_b24_pipeline.sync.outcome import (
+    DONE,
+    DONE_WITH_PROBLEMS,
+    FAILED,
+    RunVerdict,
+    record_verdict,
+    run_failed_reason,
+)
 from glyms_b24_pipeline.sync.spec import SyncOptions, SyncSpec
+
+STATUS_WORDS = {DONE: "OK", DONE_WITH_PROBLEMS: "DONE WITH PROBLEMS", FAILED: "FAILED"}
 
 
 @dataclass
@@ -33,27 +42,29 @@ class SyncRunSummary:
     plans: dict[str, dict[str, Any]] = field(default_factory=dict)
     pushes: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
-    failed_checks: list[str] = field(default_factory=list)
+    verdict: RunVerdict = field(default_factory=lambda: RunVerdict(DONE))
     lock_waited_seconds: float = 0.0
     exit_code: int = 0
+    #: where the operator reads the run's details (the UI's page, or glyms-b24 history --run)
+    details: str = ""
+
+    @property
+    def failed_checks(self) -> list[str]:
+        return list(self.verdict.failed_checks)
 
     @property
     def failed_rows(self) -> int:
-        return sum(int(push.get("failed", 0) or 0) for push in self.pushes.values())
+        return self.verdict.failed
 
     @property
     def not_synced(self) -> int:
         """Rows the plans could not write (invalid data, duplicate keys): not a success either."""
-        return sum(int(push.get("not_synced", 0) or 0) for push in self.pushes.values() if not push.get("dry_run"))
+        return self.verdict.skipped
 
     @property
     def status(self) -> str:
-        """OK only when nothing failed: no step, no row, no check."""
-        if not self.success:
-            return "FAILED"
-        if self.failed_rows or self.failed_checks or self.not_synced:
-            return "DONE WITH PROBLEMS"
-        return "OK"
+        """OK only when nothing failed: no step, no row, no check, no change-log row left in error."""
+        return STATUS_WORDS[self.verdict.outcome]
 
     @property
     def plan(self) -> dict[str, Any]:  # the first sync's, for single-sync callers
@@ -64,7 +75,8 @@ class SyncRunSummary:
         return next(iter(self.pushes.values()), {})
 
     def lines(self) -> list[str]:
-        out = [f"Run {self.run_id}: {self.status}"]
+        # the cause of a failure first, once; what the run did and its warnings after it
+        out = [f"Run {self.run_id}: {self.status}", *(f"  error: {line}" for line in self.failures)]
         if self.lock_waited_seconds >= 1:
             out.append(f"  waited {self.lock_waited_seconds:.0f} s for another sync that was writing to the portal")
         for spec in self.syncs:
@@ -75,8 +87,12 @@ class SyncRunSummary:
                 rows = "1 row" if push["not_synced"] == 1 else f"{push['not_synced']} rows"
                 out.append(f"  {spec.name} not synced: {rows}, e.g. {push.get('first_not_synced')} "
                            "(all of them: glyms-b24 audit --status skipped, or glyms_b24.sync_audit)")
+        if self.verdict.rows_in_error:
+            out.append(f"  change-log rows in ERROR: {self.verdict.rows_in_error} (glyms-b24 history --run {self.run_id}; "
+                       "fix the customer, or glyms-b24 requeue)")
         out += [f"  check failed: {name}" for name in self.failed_checks]
-        out += [f"  error: {line}" for line in self.failures]
+        if self.details:
+            out.append(f"  details: {self.details}")
         return out
 
 
@@ -112,7 +128,8 @@ def run_sync(
         ),
         on_queued=lambda run_id: print(f"Run {run_id}: en cola del daemon (queued; the daemon runs it)", flush=True),
     )
-    summary = SyncRunSummary(run_id=outcome.run_id, success=outcome.success, syncs=syncs)
+    summary = SyncRunSummary(run_id=outcome.run_id, success=outcome.success, syncs=syncs,
+                             verdict=record_verdict(instance, outcome))
     for metadata in outcome.materializations.values():
         summary.lock_waited_seconds += float(metadata.get("lock_waited_seconds") or 0)
     for spec in syncs:
@@ -120,10 +137,7 @@ def run_sync(
             summary.plans[spec.name] = outcome.metadata(spec.plan_key)
         if spec.push_key in outcome.materializations:
             summary.pushes[spec.name] = outcome.metadata(spec.push_key)
-    summary.failed_checks = sorted(
-        f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}"
-        for evaluation in outcome.check_evaluations if not evaluation.passed)
-    if summary.failed_rows or summary.failed_checks or summary.not_synced:
+    if summary.verdict.problems:
         summary.exit_code = 1
     if not outcome.success:
         # two steps failing for one cause (the database is down) give one line
@@ -150,7 +164,8 @@ def _run_and_report(args: argparse.Namespace, instance: dg.DagsterInstance, opti
     with progress.reporting(terminal.terminal_reporter(plain=args.debug)):  # --debug: log lines, no live bar
         summary = run_sync(instance, names, options, reconcile=reconcile,
                            console_log_level="WARNING" if args.debug else "CRITICAL")
-    emit([*summary.lines(), f"  details: dagster dev -w workspace.yaml, then Runs -> {summary.run_id}"])
+    summary.details = load_settings(args.config).ui.run_details(summary.run_id)
+    emit(summary.lines())
     return summary.exit_code
 
 

@@ -1,4 +1,4 @@
-"""The terminal side of ``operator.progress``: a live bar on a TTY, plain lines otherwise (cron, pipes)."""
+"""The terminal side of ``bitrix24.progress``: a live bar on a TTY, plain lines otherwise (cron, pipes)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,33 @@ from typing import Any, Callable, Optional, TextIO
 from rich import progress as rich_progress
 from rich.console import Console
 
-from glyms_b24_pipeline.bitrix24.progress import Progress, Reporter
+from glyms_b24_pipeline.bitrix24 import progress as sync_progress
+from glyms_b24_pipeline.bitrix24.progress import Progress, Reporter, Wait
 
 #: plain mode: at most one progress line per this many seconds (the last one always shows)
 PLAIN_EVERY_SECONDS = 10.0
 #: plain mode: waits shorter than this are pacing as usual, not news
 PLAIN_WAIT_WORTH_A_LINE_SECONDS = 5.0
+
+
+#: the errors a retry follows, as the operator reads them (the log names the exact error)
+RETRIED_ERRORS = {
+    "ConnectError": "no poder conectar con el portal",
+    "TransportError": "una conexión cortada o sin respuesta",
+    "ServerError": "un error del servidor de Bitrix24",
+    "RateLimitError": "un aviso de exceso de pedidos (QUERY_LIMIT_EXCEEDED)",
+}
+
+
+def wait_reason(wait: Wait) -> str:
+    """Why the sync waits, in the operator's words."""
+    if wait.cause == sync_progress.RETRY:
+        return "para reintentar tras " + RETRIED_ERRORS.get(wait.detail, f"un error de Bitrix24 ({wait.detail})")
+    if wait.cause == sync_progress.OPERATING_WINDOW:
+        return f"a que Bitrix24 libere {wait.detail or 'el método'} (límite de tiempo de operación)"
+    if wait.cause == sync_progress.PORTAL_LOCK:
+        return f"a que termine otra sincronización que escribe en el portal ({wait.detail})"
+    return "por el límite de pedidos por segundo de Bitrix24"
 
 
 class PlainLines:
@@ -47,9 +68,9 @@ class PlainLines:
         requests = f", {progress.requests} peticiones" if progress.requests is not None else ""
         self._write(f"  {progress.sync}: {progress.done}/{progress.total} cambios escritos{requests}")
 
-    def waiting(self, seconds: float) -> None:
-        if seconds >= PLAIN_WAIT_WORTH_A_LINE_SECONDS:
-            self._write(f"  esperando {seconds:.0f} s por el límite de Bitrix24")
+    def waiting(self, wait: Wait) -> None:
+        if wait.seconds >= PLAIN_WAIT_WORTH_A_LINE_SECONDS or wait.cause != sync_progress.RATE_LIMIT:
+            self._write(f"  esperando {wait.seconds:.0f} s {wait_reason(wait)}")
 
 
 class LiveBar:
@@ -65,6 +86,7 @@ class LiveBar:
         )
         self._tasks: dict[str, Any] = {}  # sync -> rich TaskID
         self._wait_until = 0.0
+        self._wait_reason = ""
         self._current: Optional[str] = None
         self._ticker: Optional[threading.Thread] = None
         self._stop = threading.Event()
@@ -83,7 +105,7 @@ class LiveBar:
 
     def _wait_text(self) -> str:
         remaining = self._wait_until - time.monotonic()
-        return f"esperando {remaining:.0f} s (límite de Bitrix24)" if remaining >= 0.5 else ""
+        return f"esperando {remaining:.0f} s {self._wait_reason}" if remaining >= 0.5 else ""
 
     def _tick(self) -> None:  # the countdown moves while the client sleeps and reports nothing
         while not self._stop.wait(0.25):
@@ -100,8 +122,10 @@ class LiveBar:
                               wait=self._wait_text())
         self._current = progress.sync
 
-    def waiting(self, seconds: float) -> None:
-        self._wait_until = max(self._wait_until, time.monotonic() + seconds)
+    def waiting(self, wait: Wait) -> None:
+        until = time.monotonic() + wait.seconds
+        if until >= self._wait_until:
+            self._wait_until, self._wait_reason = until, wait_reason(wait)
 
 
 def own_stdout() -> TextIO:
@@ -128,8 +152,8 @@ class _Closing:
     def update(self, progress: Progress) -> None:
         self.reporter.update(progress)
 
-    def waiting(self, seconds: float) -> None:
-        self.reporter.waiting(seconds)
+    def waiting(self, wait: Wait) -> None:
+        self.reporter.waiting(wait)
 
     def __enter__(self) -> "_Closing":
         if isinstance(self.reporter, LiveBar):

@@ -168,7 +168,8 @@ def writer_slot_problem(instance: dg.DagsterInstance) -> Optional[str]:
 
     A ``dagster.yaml`` of before this version limits ``glyms_b24/bitrix24: writer``; writers now
     carry their portal's host as the value, which that limit no longer matches."""
-    limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits or []
+    queue = instance.get_concurrency_config().run_queue_config
+    limits = (queue.tag_concurrency_limits if queue is not None else None) or []
     expected = SHARED_INSTANCE_CONFIG["concurrency"]["runs"]["tag_concurrency_limits"][0]
     if any(limit == expected for limit in limits):
         return None

@@ -32,6 +32,8 @@ class ClientLimits(dg.Config):
     max_retries: Annotated[int, Field(ge=0, le=20, description="retries of a retryable failure (503, 429, 5xx, timeouts)")] = 6
     backoff_base_seconds: Annotated[float, Field(ge=0, description="first back-off; doubles per retry, with jitter")] = 0.5
     backoff_max_seconds: Annotated[float, Field(ge=0)] = 30.0
+    unreachable_timeout_seconds: Annotated[float, Field(gt=0, le=3600, description=(
+        "a portal that cannot be reached for this long ends the run (exit 2) instead of retrying on"))] = 60.0
     # The portal blocks a method after 480 s of execution time in 10 minutes.
     operating_budget_seconds: Annotated[float, Field(gt=0)] = 480.0
     operating_wait_max_seconds: Annotated[float, Field(gt=0, description="longest wait for a method's window")] = 600.0
@@ -46,6 +48,7 @@ class ClientLimits(dg.Config):
             "max_retries": 4,
             "backoff_base_seconds": 0.02,
             "backoff_max_seconds": 0.2,
+            "unreachable_timeout_seconds": 1.0,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -51,6 +51,12 @@ class WriterSettings(_Strict):
     in_flight_grace_seconds: float = Field(65.0, ge=0, le=3600)
 
 
+def _excluded_and_mapped(mapping: dict[int, Any], excluded: frozenset[int], names: str) -> None:
+    both = sorted(set(mapping) & excluded)
+    if both:
+        raise ValueError(f"{names}: {', '.join(map(str, both))} both mapped and excluded; keep each value in one of them")
+
+
 class ServicesSettings(_Strict):
     iblock_id: int = Field(24, ge=1)
     price_type_id: int = Field(2, ge=1)
@@ -58,10 +64,20 @@ class ServicesSettings(_Strict):
     currency_decimals: int = Field(2, ge=0, le=6)
     sections_by_tipo_ot: dict[int, int] = {1: 48, 2: 46, 3: 44}
     contracts_by_tipo_ot: dict[int, int] = {1: 14, 2: 259, 3: 371}
+    # Work-order types whose services are not synced, on purpose: counted as excluded, not as problems.
+    excluded_tipo_ot: frozenset[int] = frozenset()
     # The legacy script set the section only on create; True keeps it in line on update too.
     keep_sections_in_line: bool = False
     # A plan that would deactivate more than this share of the catalog stops the push.
     max_deactivation_share: float = Field(0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _exclusions(self) -> "ServicesSettings":
+        _excluded_and_mapped(self.sections_by_tipo_ot, self.excluded_tipo_ot,
+                             "services.excluded_tipo_ot and services.sections_by_tipo_ot")
+        _excluded_and_mapped(self.contracts_by_tipo_ot, self.excluded_tipo_ot,
+                             "services.excluded_tipo_ot and services.contracts_by_tipo_ot")
+        return self
 
 
 class CompanyUserFields(_Strict):
@@ -97,6 +113,9 @@ class CompanySensorSettings(_Strict):
 class CompaniesSettings(_Strict):
     company_type_by_tipo_ot: dict[int, str] = LEGACY_COMPANY_TYPE_BY_TIPO_OT
     industry_by_cliente_tipo: dict[int, str] = LEGACY_INDUSTRY_BY_CLIENTE_TIPO
+    # Values left without a company type / industry on purpose (the field stays empty, no warning).
+    company_type_excluded_tipo_ot: frozenset[int] = frozenset()
+    industry_excluded_cliente_tipo: frozenset[int] = frozenset()
     user_fields: CompanyUserFields = CompanyUserFields()
     # Region for phone numbers written without a country code (ISO 3166 alpha-2).
     phone_region: str = Field("AR", min_length=2, max_length=2)
@@ -119,6 +138,14 @@ class CompaniesSettings(_Strict):
     # Reconciliation stops before noting more than this share of the managed companies as deleted.
     max_deletion_share: float = Field(0.5, ge=0, le=1)
     sensor: CompanySensorSettings = CompanySensorSettings()
+
+    @model_validator(mode="after")
+    def _exclusions(self) -> "CompaniesSettings":
+        _excluded_and_mapped(self.company_type_by_tipo_ot, self.company_type_excluded_tipo_ot,
+                             "companies.company_type_excluded_tipo_ot and companies.company_type_by_tipo_ot")
+        _excluded_and_mapped(self.industry_by_cliente_tipo, self.industry_excluded_cliente_tipo,
+                             "companies.industry_excluded_cliente_tipo and companies.industry_by_cliente_tipo")
+        return self
 
 
 ServicesKeep = Literal["priced_lowest_id", "lowest_id", "newest"]
@@ -242,10 +269,25 @@ class LocationSettings(_Strict):
 SINGLE_PORTAL = LocationSettings()
 
 
+class UiSettings(_Strict):
+    """Where operators open Dagster's UI (e.g. http://servidor:3000): run summaries link to the run's page."""
+
+    url: Optional[str] = None
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected the UI's address such as http://127.0.0.1:3000, got {value!r}")
+        return value.rstrip("/") if value else None
+
+    def run_details(self, run_id: str) -> str:
+        """Where one run's details are: its page in the UI, else ``glyms-b24 history --run``."""
+        return f"{self.url}/runs/{run_id}" if self.url else f"glyms-b24 history --run {run_id}"
+
+
 class Settings(_Strict):
     """Everything about the sync that is not a secret."""
-
-    location: LocationSettings = LocationSettings()
 
     services: ServicesSettings = ServicesSettings()
     companies: CompaniesSettings = CompaniesSettings()
@@ -256,6 +298,8 @@ class Settings(_Strict):
     alerts: AlertSettings = AlertSettings()
     freshness: FreshnessSettings = FreshnessSettings()
     repair: RepairSettings = RepairSettings()
+    ui: UiSettings = UiSettings()
+    location: LocationSettings = LocationSettings()
 
 
 def _describe(error: Any) -> str:

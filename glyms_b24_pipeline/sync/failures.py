@@ -8,7 +8,7 @@ from typing import Iterator
 
 import dagster as dg
 
-from glyms_b24_pipeline.bitrix24.errors import AuthError, Bitrix24Error, operator_message
+from glyms_b24_pipeline.bitrix24.errors import AuthError, Bitrix24Error, UnreachableError, operator_message
 from glyms_b24_pipeline.settings.errors import OperatorError
 
 #: failure metadata key: the CLI's exit code for this failure (3 = another writer holds the portal)
@@ -30,7 +30,7 @@ def reported_as_failure() -> Iterator[None]:
         # step's RetryPolicy tries again (a retried push replans, so nothing is sent twice)
         raise dg.Failure(description=operator_message(exc, webhook_mode=webhook_mode),
                          allow_retries=bool(exc.retryable or exc.outcome_unknown),
-                         metadata={EXIT_CODE_KEY: 2 if isinstance(exc, (OperatorError, AuthError)) else 1}) from None
+                         metadata={EXIT_CODE_KEY: 2 if isinstance(exc, (OperatorError, AuthError, UnreachableError)) else 1}) from None
     except OperatorError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False,
                          metadata={EXIT_CODE_KEY: getattr(exc, "exit_code", 2)}) from None

@@ -29,6 +29,7 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 
+from glyms_b24_pipeline.bitrix24 import progress
 from glyms_b24_pipeline.bitrix24.pacing import existing_bucket, portal_key
 from glyms_b24_pipeline.glyms.connection import translate_error
 from glyms_b24_pipeline.glyms.sql_files import read_sql
@@ -133,6 +134,8 @@ class PortalLock:
                     log.warning("another sync is writing to %s (%s); waiting up to %.0f s",
                                 self.portal, holder.describe() if holder else "?", self.wait_seconds)
                     announced = True
+                    progress.waiting(self.wait_seconds - waited, progress.PORTAL_LOCK,
+                                     holder.describe() if holder else "?")
                 self._sleep(min(self.poll_seconds, max(0.0, self.wait_seconds - waited)))
             self.waited_seconds = time.monotonic() - started
             previous = self._query("portal_writer_take")

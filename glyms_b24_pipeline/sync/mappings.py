@@ -72,11 +72,12 @@ class MappingReport:
                                     closest(value, existing), label))
 
     def mapped(self, kind: str, label: str, setting: str, in_use: Mapping[int, int], mapping: Mapping[int, Any],
-               column: str, rows_name: str) -> None:
-        """Every Glyms value in use (value -> rows) must have an entry in ``mapping``."""
+               column: str, rows_name: str, excluded: Iterable[int] = ()) -> None:
+        """Every Glyms value in use (value -> rows) must have an entry in ``mapping``, or be ``excluded`` on purpose."""
+        excluded = frozenset(excluded)
         for value, rows in sorted(in_use.items()):
             self.checked += 1
-            if value not in mapping:
+            if value not in mapping and value not in excluded:
                 self.add(MappingProblem(kind, setting, value,
                                         f"{column} {value} está en uso en Glyms ({rows} {rows_name}) y no tiene mapeo",
                                         label=label))

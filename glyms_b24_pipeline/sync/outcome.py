@@ -6,7 +6,7 @@ alerts read it the same way, through the instance's public event log.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Optional, Sequence
 
 import dagster as dg
@@ -103,3 +103,67 @@ def run_failed_reason(outcome: RunOutcome) -> Sequence[str]:
     if not lines and outcome.run_failure:
         lines = [outcome.run_failure]
     return lines
+
+
+#: run tags with a finished run's verdict: the runs list shows them without opening the run
+OUTCOME_TAG = "glyms_b24/outcome"
+COUNTS_TAG = "glyms_b24/counts"
+DONE, DONE_WITH_PROBLEMS, FAILED = "done", "done with problems", "failed"
+
+
+@dataclass(frozen=True)
+class RunVerdict:
+    """A finished run in one word and four counts: done / done with problems / failed."""
+
+    outcome: str
+    written: int = 0
+    failed: int = 0
+    skipped: int = 0
+    rows_in_error: int = 0
+    excluded: int = 0
+    failed_checks: tuple[str, ...] = ()
+
+    @property
+    def problems(self) -> bool:
+        return bool(self.failed or self.skipped or self.rows_in_error or self.failed_checks)
+
+    def tags(self) -> dict[str, str]:
+        counts = (f"written {self.written}, failed {self.failed}, skipped {self.skipped}, "
+                  f"in error {self.rows_in_error}" + (f", excluded {self.excluded}" if self.excluded else ""))
+        return {OUTCOME_TAG: self.outcome, COUNTS_TAG: counts}
+
+
+def _count(metadata: Mapping[str, Any], key: str) -> int:
+    try:
+        return int(metadata.get(key) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def run_verdict(outcome: RunOutcome) -> RunVerdict:
+    """The verdict of a finished run from its events: a push's counts (dry runs write nothing), the
+    change-log rows in error, the failed checks; failed when the run did not succeed."""
+    pushes = [m for m in outcome.materializations.values() if "succeeded" in m and not m.get("dry_run")]
+    in_error = [m for m in outcome.materializations.values() if "rows_in_error" in m]
+    failed_checks = tuple(sorted(f"{e.asset_key.to_user_string()} {e.check_name}"
+                                 for e in outcome.check_evaluations if not e.passed))
+    verdict = RunVerdict(
+        outcome=DONE,
+        written=sum(_count(m, "succeeded") for m in pushes),
+        failed=sum(_count(m, "failed") for m in pushes),
+        skipped=sum(_count(m, "not_synced") for m in pushes),
+        # the push's count, taken after its writes, else the claim's (the push did not run)
+        rows_in_error=_count(in_error[-1], "rows_in_error") if in_error else 0,
+        excluded=sum(_count(m, "excluded") for m in pushes),
+        failed_checks=failed_checks,
+    )
+    if not outcome.success:
+        return replace(verdict, outcome=FAILED)
+    return replace(verdict, outcome=DONE_WITH_PROBLEMS) if verdict.problems else verdict
+
+
+def record_verdict(instance: dg.DagsterInstance, outcome: RunOutcome) -> RunVerdict:
+    """Tag the finished run with its verdict (idempotent: the same events give the same tags)."""
+    verdict = run_verdict(outcome)
+    instance.add_run_tags(outcome.run_id, verdict.tags())
+    return verdict

@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import dagster as dg
 
 from glyms_b24_pipeline.glyms.resource import RowTable
 from glyms_b24_pipeline.sync.failures import EXIT_CODE_KEY
 from glyms_b24_pipeline.sync.push import BLOCKED, ChangeOutcome
-from glyms_b24_pipeline.sync.report import markdown_table
 
 PUSH_FAILURES_CHECK = "push_failures"
+#: rows a row-level table shows (its metadata's count says how many there are)
+TABLE_ROWS = 100
+
+
+def _cell(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return str(value)
+
+
+def row_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, limit: int = TABLE_ROWS) -> dg.MetadataValue:
+    """The first ``limit`` ``rows`` as a Dagster table (a row per Glyms key, the UI sorts and searches it)."""
+    records = [dg.TableRecord({c: _cell(v) for c, v in zip(columns, row, strict=False)})
+               for row in itertools.islice(rows, limit)]
+    return dg.MetadataValue.table(records, schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in columns]))
+
+
+def rows_metadata(name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                  total: Optional[int] = None) -> dict[str, Any]:
+    """``{name: how many, name_rows: the first 100 as a table}``; the table only when there are rows."""
+    count = len(rows) if total is None else total
+    return {name: count, **({f"{name}_rows": row_table(columns, rows)} if rows else {})}
 
 
 def push_failures_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
@@ -40,9 +62,8 @@ def push_failure_check(outcomes: Sequence[ChangeOutcome[Any]], *, dry_run: bool 
     """WARN when any write failed: the successes stay visible on the asset."""
     failed = [o for o in outcomes if not o.ok]
     metadata: dict[str, Any] = {"dry_run": True} if dry_run else {
-        "failed": len(failed),
         "succeeded": len(outcomes) - len(failed),
-        "first_errors": "; ".join(f"{o.glyms_key}: {o.errors[0]}" for o in failed[:5]) or "none",
+        **rows_metadata("failed", FAILURE_COLUMNS, _failure_rows(failed)),
     }
     return dg.AssetCheckResult(check_name=PUSH_FAILURES_CHECK, passed=not failed, severity=dg.AssetCheckSeverity.WARN,
                                metadata=metadata)
@@ -70,15 +91,25 @@ def push_metadata(
         **{key: round(counters_after[key] - counters_before.get(key, 0), 3) for key in counters_after},
     }
     if failed:
-        metadata["failures"] = dg.MetadataValue.md(markdown_table(
-            ["Glyms key", "action", "error"], [(o.glyms_key, action_of(o.change), "; ".join(o.errors)) for o in failed[:40]]))
+        metadata["failures"] = row_table(FAILURE_COLUMNS, _failure_rows(failed, action_of))
     return metadata
 
 
-def not_synced_metadata(rows: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """Rows the plan could not write (invalid data, duplicate keys): how many, and the first ones with why."""
-    return {"not_synced": len(rows),
-            "first_not_synced": "; ".join(f"{key}: {reason}" for key, reason in rows[:5]) or "none"}
+FAILURE_COLUMNS = ["glyms_key", "action", "error"]
+NOT_SYNCED_COLUMNS = ["glyms_key", "action", "reason"]
+
+
+def _failure_rows(failed: Sequence[ChangeOutcome[Any]], action_of: Any = None) -> list[tuple[Any, ...]]:
+    return [(o.glyms_key, action_of(o.change) if action_of else getattr(getattr(o.change, "action", ""), "value", ""),
+             "; ".join(o.errors)) for o in failed]
+
+
+def not_synced_metadata(rows: Sequence[tuple[str, str, str]], excluded: Sequence[tuple[str, str, str]] = ()) -> dict[str, Any]:
+    """Rows the plan could not write (invalid data, duplicate keys) and rows excluded on purpose:
+    how many, the first one for a summary line, and tables of (Glyms key, action, reason)."""
+    first = f"{rows[0][0]}: {rows[0][2]}" if rows else "none"
+    return {**rows_metadata("not_synced", NOT_SYNCED_COLUMNS, rows), "first_not_synced": first,
+            **rows_metadata("excluded", NOT_SYNCED_COLUMNS, excluded)}
 
 
 #: the columns of a push's asset value, one row per change

@@ -48,8 +48,10 @@ def test_history_lists_runs_newest_first_with_their_counts(synced, emulator, cap
 
     assert main(["history", "--type", "services", "--limit", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["run", "job", "status", "start", "duration", "written", "failed", "requests"]
-    assert set(lines[1]) <= {"-", " "} and lines[2].startswith(dry["run_id"] + "  services_sync  SUCCESS")
+    assert lines[0].split() == ["run", "job", "status", "outcome", "start", "duration", "written", "failed", "in_error",
+                                "requests"]
+    assert set(lines[1]) <= {"-", " "} and lines[2].startswith(dry["run_id"] + "  services_sync  SUCCESS  done")
+    assert real["outcome"] in ("done", "done with problems") and real["in_error"] == 0
     assert lines[3].startswith("services: último push hace 0.0 h, al día (límite 26 h)")
     assert main(["history", "--since", "2099-01-01"]) == 0
     assert capsys.readouterr().out.startswith("sin ejecuciones (no runs) desde 2099-01-01")
@@ -61,7 +63,8 @@ def test_history_lists_runs_newest_first_with_their_counts(synced, emulator, cap
             metadata = next(r.asset_materialization.metadata for r in event
                             if r.asset_materialization and r.asset_materialization.asset_key == key)
             not_numeric = {name for name, value in metadata.items()
-                           if not isinstance(value, (dg.IntMetadataValue, dg.FloatMetadataValue))} - TEXT_METADATA
+                           if not isinstance(value, (dg.IntMetadataValue, dg.FloatMetadataValue))
+                           and not name.endswith("_rows")} - TEXT_METADATA  # _rows: a table of the rows counted
             assert not_numeric == set(), key
 
 
@@ -206,3 +209,25 @@ def test_audit_of_several_locations_reads_each_ones_glyms_database(synced, glyms
     assert table[0].split()[:2] == ["location", "recorded_at"] and table[2].startswith("portal_b")
     assert main(["audit", "--env-file", str(tmp_path / "b.yaml")]) == 2
     assert "GLYMS_PG_DSN is not set there" in capsys.readouterr().err
+
+
+def test_history_of_one_run_shows_its_steps_outcome_and_failing_rows(synced, glyms_dsn, capsys):
+    from glyms_b24_pipeline.sandbox.glyms_seed import add_service_version
+
+    with psycopg2.connect(glyms_dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT min(id_prestacion) FROM lims.v_prestacion_max_version "
+                    "WHERE activa = 1 AND btrim(coalesce(descripcion, '')) <> ''")
+        (blank,) = cur.fetchone()
+    add_service_version(glyms_dsn, blank, descripcion="   ")  # a service Bitrix24 cannot take
+    assert main(["sync", "--type", "services"]) == 1
+    out = capsys.readouterr().out
+    run_id = out.split("Run ", 1)[1].split(":", 1)[0]
+    assert out.rstrip().splitlines()[-1] == f"  details: glyms-b24 history --run {run_id}"
+    assert main(["history", "--run", run_id]) == 0
+    report = capsys.readouterr().out.splitlines()
+    assert report[0] == f"Run {run_id} (services_sync): DONE WITH PROBLEMS"
+    assert report[1].startswith("  written 0, failed 0, skipped ")
+    assert any(line.startswith("bitrix24__services_push") and "SUCCESS" in line for line in report)
+    table = report[report.index("bitrix24/services_push: rows not synced") + 1:]
+    assert table[0].split() == ["glyms_key", "action", "reason"]
+    assert any(line.startswith(f"{blank} ") and "invalid" in line and "blank" in line for line in table[2:])

@@ -75,7 +75,7 @@ def test_sync_draws_a_live_bar_with_the_wait_on_a_terminal(emulator, glyms_dsn, 
     text = screen.decode("utf-8", "replace")
     written = len(emulator.services(iblock_id=24))
     assert f"{written}/{written}" in text and " peticiones" in text
-    assert re.search(r"esperando \d+ s \(límite de Bitrix24\)", text)
+    assert re.search(r"esperando \d+ s por el límite de pedidos por segundo de Bitrix24", text)
     assert "\x1b[" in text  # drawn in place, not printed line by line
     assert "Run " in text and "services push:" in text
 
@@ -93,11 +93,17 @@ def test_progress_is_a_no_op_without_a_reporter_and_plain_lines_are_throttled():
         progress.report("services", 250, 500, 6)  # within 10 s of the last line: skipped
         progress.waiting(2)  # ordinary pacing: not news
         progress.waiting(30)
+        progress.waiting(2, progress.RETRY, "ConnectError")  # a retry is news, however short
+        progress.waiting(7, progress.OPERATING_WINDOW, "crm.company.list")
+        progress.waiting(120, progress.PORTAL_LOCK, "run 1234abcd")
         now[0] = 4
         progress.report("services", 500, 500, 11)  # the last one always shows
     assert stream.getvalue().splitlines() == [
         "  services: 0/500 cambios escritos, 0 peticiones",
-        "  esperando 30 s por el límite de Bitrix24",
+        "  esperando 30 s por el límite de pedidos por segundo de Bitrix24",
+        "  esperando 2 s para reintentar tras no poder conectar con el portal",
+        "  esperando 7 s a que Bitrix24 libere crm.company.list (límite de tiempo de operación)",
+        "  esperando 120 s a que termine otra sincronización que escribe en el portal (run 1234abcd)",
         "  services: 500/500 cambios escritos, 11 peticiones",
     ]
     assert progress.set_reporter(None) is None
@@ -117,7 +123,7 @@ def test_push_progress_counts_the_clients_requests_from_its_creation(total):
         def update(self, p):
             seen.append((p.sync, p.done, p.total, p.requests))
 
-        def waiting(self, seconds):
+        def waiting(self, wait):
             pass
 
     with progress.reporting(Recorder()):

@@ -1,8 +1,11 @@
 """`glyms-b24 sync` and `glyms-b24 sandbox`: real Dagster runs, recorded in run history."""
 
 import os
+import re
+import socket
 import subprocess
 import sys
+import time
 
 import dagster as dg
 import pytest
@@ -119,4 +122,30 @@ def test_client_retries_show_in_the_run_event_log(glyms_dsn, emulator, pg_dagste
     with dg.DagsterInstance.get() as instance:
         run = instance.get_runs()[0]
         messages = [entry.user_message for entry in instance.all_logs(run.run_id)]
-    assert any("ServerError; retry 1/" in message for message in messages)
+    assert any(re.search(r"ServerError \(.*\); retry 1/", message) for message in messages)
+
+
+def test_an_unreachable_portal_ends_the_run_in_bounded_time_with_exit_2_and_the_wait_named(glyms_dsn, tmp_path,
+                                                                                           dagster_home, glyms_cli):
+    seed_glyms(glyms_dsn, services=5, customers=3, seed=8)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    config = tmp_path / "glyms_b24.yaml"
+    config.write_text("bitrix24:\n  unreachable_timeout_seconds: 6\n  backoff_base_seconds: 1\n"
+                      "  backoff_max_seconds: 2\n  max_retries: 20\n")
+    started = time.monotonic()
+    result = glyms_cli("sync", "--type", "all", "--config", str(config), timeout=240, env={
+        "GLYMS_PG_DSN": glyms_dsn, "DAGSTER_HOME": str(dagster_home),
+        "B24_WEBHOOK_URL": f"http://127.0.0.1:{port}/rest/1/abcdefgh/"})
+    elapsed = time.monotonic() - started
+    out = result.stdout
+    assert result.returncode == 2, out + result.stderr
+    # both syncs' reads share one bound (6 s) instead of 20 retries each, and no step is retried
+    assert elapsed < 60, f"{elapsed:.0f} s"
+    assert "esperando 1 s para reintentar tras no poder conectar con el portal" in out or \
+        "esperando 2 s para reintentar tras no poder conectar con el portal" in out, out
+    assert "límite de pedidos" not in out  # not the rate limit: nothing was ever answered
+    errors = [line for line in out.splitlines() if line.strip().startswith("error:")]
+    assert errors and "cannot connect" in errors[0] and "unreachable for" in errors[0], out
+    assert "bitrix24.unreachable_timeout_seconds" in errors[0]

@@ -21,10 +21,11 @@ from glyms_b24_pipeline.defs.companies.changelog import (
     ChangeLog,
     ClaimedChanges,
     ClaimRenewal,
+    RowsInError,
     decisions_for,
     settle_rows,
 )
-from glyms_b24_pipeline.defs.companies.mapping import clean_text, desired_company
+from glyms_b24_pipeline.defs.companies.mapping import EXCLUDED_NOTE, clean_text, desired_company
 from glyms_b24_pipeline.defs.companies.mappings import COMPANIES_MAPPINGS
 from glyms_b24_pipeline.defs.companies.plan import (
     CompanyAction,
@@ -49,6 +50,7 @@ from glyms_b24_pipeline.sync.results import (
     push_failures_spec,
     pushed_result,
     raise_if_blocked,
+    rows_metadata,
 )
 from glyms_b24_pipeline.sync.writer import PortalWriter
 
@@ -72,15 +74,19 @@ def _today() -> _dt.date:
     return _dt.datetime.now(_dt.timezone.utc).date()
 
 
-def customer_warnings(groups: Any, settings: CompaniesSettings) -> tuple[list[str], list[str]]:
-    """(unmapped type warnings, invalid e-mail warnings) of the customers that still exist."""
+WARNING_COLUMNS = ["id_cliente", "warning"]
+ERROR_ROW_COLUMNS = ["log_id", "id_cliente", "operation", "attempts", "error"]
+
+
+def customer_warnings(groups: Any, settings: CompaniesSettings) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(unmapped type warnings, invalid e-mail warnings) of the customers that still exist, as (id_cliente, warning)."""
     unmapped, emails = [], []
     for group in groups:
         if group.customer is None:
             continue
         _, _, warnings = desired_company(group.customer, settings)
-        unmapped += [f"{group.origin_id}: {w}" for w in warnings if "mapping" in w]
-        emails += [f"{group.origin_id}: {w}" for w in warnings if w.startswith("mail ")]
+        unmapped += [(group.origin_id, w) for w in warnings if "mapping" in w]
+        emails += [(group.origin_id, w) for w in warnings if w.startswith("mail ")]
     return unmapped, emails
 
 
@@ -88,10 +94,15 @@ def _warning_checks(groups: Any, settings: CompaniesSettings) -> list[dg.AssetCh
     unmapped, emails = customer_warnings(groups, settings)
     return [
         dg.AssetCheckResult(check_name="mapping_coverage", passed=not unmapped, severity=dg.AssetCheckSeverity.WARN,
-                            metadata={"unmapped": len(unmapped), "first": "; ".join(unmapped[:5]) or "none"}),
+                            metadata=rows_metadata("unmapped", WARNING_COLUMNS, unmapped)),
         dg.AssetCheckResult(check_name="email_validity", passed=not emails, severity=dg.AssetCheckSeverity.WARN,
-                            metadata={"invalid_emails": len(emails), "first": "; ".join(emails[:5]) or "none"}),
+                            metadata=rows_metadata("invalid_emails", WARNING_COLUMNS, emails)),
     ]
+
+
+def rows_in_error_metadata(errors: RowsInError) -> dict[str, Any]:
+    """``rows_in_error`` (all of them) and a table of the first ones, with each row's reason."""
+    return rows_metadata("rows_in_error", ERROR_ROW_COLUMNS, errors.rows, total=errors.total)
 
 
 def plan_claim(claim: ClaimedChanges, companies: Sequence[Mapping[str, Any]], settings: CompaniesSettings,
@@ -138,8 +149,9 @@ def _plan_metadata(plan: CompanySyncPlan, settings: CompaniesSettings) -> dict[s
                           description="Every changed customer's mail is a valid address (invalid ones are left out)."),
         dg.AssetCheckSpec("pending_age", asset=PENDING_CHANGES,
                           description="No change has waited longer than companies.max_pending_age_seconds."),
-        dg.AssetCheckSpec("parked_rows", asset=PENDING_CHANGES,
-                          description="No change-log row is parked in ERROR after its last attempt."),
+        dg.AssetCheckSpec("rows_in_error", asset=PENDING_CHANGES,
+                          description=("No change-log row is in ERROR (whatever its attempts) that was not requeued or "
+                                       "followed by a processed change of its customer.")),
     ],
 )
 def pending_customer_changes(context: dg.AssetExecutionContext, change_log: ChangeLog, bitrix24: Bitrix24Resource,
@@ -153,6 +165,7 @@ def pending_customer_changes(context: dg.AssetExecutionContext, change_log: Chan
         lock = portal_writer.hold(context, bitrix24.get_client().portal_url, all_settings.writer)
         claim = change_log.claim(context.run.run_id, settings, holds_portal_lock=True)
         backlog = change_log.backlog(settings)
+        errors = change_log.rows_in_error()
     oldest_claimed = claim.oldest_age_seconds()
     oldest_waiting = max(oldest_claimed, _age(backlog.oldest_pending))
     return dg.MaterializeResult(
@@ -165,6 +178,7 @@ def pending_customer_changes(context: dg.AssetExecutionContext, change_log: Chan
             "oldest_claimed_age_seconds": round(oldest_claimed, 1),
             "still_pending": backlog.pending,
             "parked": backlog.parked,
+            "rows_in_error": errors.total,
             "reclaimed_from_dead_runs": claim.reclaimed,
             "lock_waited_seconds": round(lock.waited_seconds, 1),
         },
@@ -174,9 +188,10 @@ def pending_customer_changes(context: dg.AssetExecutionContext, change_log: Chan
                                 severity=dg.AssetCheckSeverity.WARN,
                                 metadata={"oldest_age_seconds": round(oldest_waiting, 1),
                                           "limit_seconds": settings.max_pending_age_seconds}),
-            dg.AssetCheckResult(check_name="parked_rows", passed=backlog.parked == 0, severity=dg.AssetCheckSeverity.WARN,
-                                metadata={"parked": backlog.parked,
-                                          "remedy": "fix the cause, then glyms-b24 requeue"}),
+            dg.AssetCheckResult(check_name="rows_in_error", passed=errors.total == 0, severity=dg.AssetCheckSeverity.WARN,
+                                metadata={**rows_in_error_metadata(errors), "parked": backlog.parked,
+                                          "remedy": ("fix the customer in Glyms (its next change syncs it) or the cause, "
+                                                     "then glyms-b24 requeue; glyms-b24 explain customer ID")}),
         ],
     )
 
@@ -366,13 +381,20 @@ def _push(context: Any, plan: CompanySyncPlan, dry_run: bool, allow_mass_deletio
         outcomes = _write(context.run.run_id, plan, client, lock, glyms_db, change_log, settings, sync)
     raise_if_blocked(outcomes)
     counts = plan.counts()
-    not_synced = [(c.origin_id, c.reason) for c in plan.changes
+    not_synced = [(c.origin_id, c.action.value, c.reason) for c in plan.changes
                   if c.action in (CompanyAction.INVALID, CompanyAction.DUPLICATE)]
+    excluded = [(c.origin_id, "excluded", "; ".join(w for w in c.warnings if w.startswith(EXCLUDED_NOTE)))
+                for c in plan.changes if any(w.startswith(EXCLUDED_NOTE) for w in c.warnings)]
+    candidates = [(c.origin_id, c.bitrix_id, c.reason) for c in plan.changes if c.action == CompanyAction.CANDIDATE]
+    with reported_as_failure():
+        errors = change_log.rows_in_error()
     return pushed_result(context, outcomes, what="company", action_of=_action, duration=time.monotonic() - started,
                          counters_before=before, counters_after=client.counters.as_metadata(),
                          extra={**{k: counts[k] for k in ("unchanged", "invalid", "duplicate", "target_missing",
-                                                          "link_candidate", "log_rows")},
-                                "plan_recomputed": recomputed or "no", **not_synced_metadata(not_synced)})
+                                                          "log_rows")},
+                                "plan_recomputed": recomputed or "no", **not_synced_metadata(not_synced, excluded),
+                                **rows_metadata("link_candidate", ["id_cliente", "bitrix_company_id", "reason"], candidates),
+                                **rows_in_error_metadata(errors)})
 
 
 def _write(run_id: str, plan: CompanySyncPlan, client: Any, lock: Any, glyms_db: GlymsDatabase, change_log: ChangeLog,

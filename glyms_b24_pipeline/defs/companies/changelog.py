@@ -77,6 +77,19 @@ class Backlog:
 
 
 @dataclass(frozen=True)
+class RowsInError:
+    """Change-log rows in ERROR that nothing has put right since: how many, and the first ones."""
+
+    total: int
+    #: (log_id, id_cliente, operation, attempts, error), oldest first
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+    @property
+    def customers(self) -> list[str]:
+        return list(dict.fromkeys(str(row[1]) for row in self.rows))
+
+
+@dataclass(frozen=True)
 class RowDecision:
     """How one log row ends this run (PENDING again = retried later)."""
 
@@ -230,6 +243,14 @@ class ChangeLog(dg.ConfigurableResource):
         with connect(self.dsn) as conn:
             row = fetch_all(conn, read_sql("queries/change_log_backlog.sql"), {"max_attempts": settings.max_attempts})[0]
         return Backlog(int(row["pending"]), row["oldest_pending"], int(row["claimed"]), int(row["parked"]))
+
+    def rows_in_error(self, limit: int = 100) -> RowsInError:
+        """Rows in ERROR, whatever their attempts, until requeued or followed by a processed change of their customer."""
+        with connect(self.dsn) as conn:
+            found = fetch_all(conn, read_sql("queries/change_log_rows_in_error.sql"), {"limit": limit})
+        return RowsInError(int(found[0]["total"]) if found else 0,
+                           [(r["log_id"], r["id_cliente"], r["operation_type"], r["attempts"], r["error_message"])
+                            for r in found])
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         for run_id in self._claimed_by:

@@ -40,6 +40,10 @@ class DesiredCompany:
     phone: Optional[str]
 
 
+#: how a value left unmapped on purpose is noted on its company (not a warning: no check fails for it)
+EXCLUDED_NOTE = "excluded on purpose"
+
+
 def _mapped(mapping: Mapping[int, str], key: Any) -> Optional[str]:
     number = optional_int(key)
     return mapping.get(number) if number is not None else None
@@ -141,11 +145,16 @@ def desired_company(row: Mapping[str, Any], settings: CompaniesSettings) -> tupl
     company_type = _mapped(settings.company_type_by_tipo_ot, tipo_ot)
     if company_type is not None:
         fields["COMPANY_TYPE"] = company_type
+    elif _mapped({v: "" for v in settings.company_type_excluded_tipo_ot}, tipo_ot) is not None:
+        warnings.append(f"{EXCLUDED_NOTE}: id_tipo_ot {tipo_ot} gets no COMPANY_TYPE (companies.company_type_excluded_tipo_ot)")
     elif clean_text(tipo_ot):
         warnings.append(f"id_tipo_ot {tipo_ot} has no COMPANY_TYPE mapping; left out")
     industry = _mapped(settings.industry_by_cliente_tipo, cliente_tipo)
     if industry is not None:
         fields["INDUSTRY"] = industry
+    elif _mapped({v: "" for v in settings.industry_excluded_cliente_tipo}, cliente_tipo) is not None:
+        warnings.append(f"{EXCLUDED_NOTE}: id_cliente_tipo {cliente_tipo} gets no INDUSTRY "
+                        "(companies.industry_excluded_cliente_tipo)")
     elif clean_text(cliente_tipo):
         warnings.append(f"id_cliente_tipo {cliente_tipo} has no INDUSTRY mapping; left out")
     email, email_warning = normalise_email(row.get("mail"))

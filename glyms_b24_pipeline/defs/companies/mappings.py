@@ -73,9 +73,10 @@ class CompaniesMappings(MappingCheck):
                           "el campo")
         label = "valor de Glyms sin mapeo"
         report.mapped("companies_unmapped", label, "companies.company_type_by_tipo_ot", glyms.tipo_ot,
-                      c.company_type_by_tipo_ot, "id_tipo_ot", "clientes")
+                      c.company_type_by_tipo_ot, "id_tipo_ot", "clientes", excluded=c.company_type_excluded_tipo_ot)
         report.mapped("companies_unmapped", label, "companies.industry_by_cliente_tipo", glyms.cliente_tipo,
-                      c.industry_by_cliente_tipo, "id_cliente_tipo", "clientes")
+                      c.industry_by_cliente_tipo, "id_cliente_tipo", "clientes",
+                      excluded=c.industry_excluded_cliente_tipo)
 
 
 COMPANIES_MAPPINGS = CompaniesMappings()

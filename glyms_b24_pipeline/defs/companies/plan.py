@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence
 
 from glyms_b24_pipeline.defs.companies.mapping import (
+    EXCLUDED_NOTE,
     DesiredCompany,
     clean_text,
     desired_company,
@@ -126,7 +127,8 @@ class CompanySyncPlan(PlanOfChanges[PlannedCompanyChange]):
         result = {action.value: counter.get(action.value, 0) for action in CompanyAction}
         result["writes"] = len(self.writes)
         result["log_rows"] = sum(len(c.log_rows) for c in self.changes)
-        result["warnings"] = sum(len(c.warnings) for c in self.changes)
+        result["warnings"] = sum(1 for c in self.changes for w in c.warnings if not w.startswith(EXCLUDED_NOTE))
+        result["excluded"] = sum(1 for c in self.changes if any(w.startswith(EXCLUDED_NOTE) for w in c.warnings))
         result["invalid_emails"] = sum(1 for c in self.changes for w in c.warnings if w.startswith("mail "))
         result["unmapped"] = sum(1 for c in self.changes for w in c.warnings if "mapping" in w)
         return result

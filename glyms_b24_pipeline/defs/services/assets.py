@@ -43,6 +43,8 @@ from glyms_b24_pipeline.sync.results import (
     push_failures_spec,
     pushed_result,
     raise_if_blocked,
+    row_table,
+    rows_metadata,
 )
 from glyms_b24_pipeline.sync.text import optional_int
 from glyms_b24_pipeline.sync.writer import PortalWriter
@@ -96,42 +98,59 @@ def glyms_services(glyms_db: GlymsDatabase, sync_settings: SyncSettings):
     with reported_as_failure():
         settings = sync_settings.load().services
         table = read_glyms_services(glyms_db, settings)
-    types = [optional_int(t) for t in table.column("id_tipo_ot")]
-    seen = sorted({t for t in types if t is not None}) + (["(none)"] if None in types else [])
-    no_section = [t for t in seen if t == "(none)" or t not in settings.sections_by_tipo_ot]
-    no_contract = [t for t in seen if t == "(none)" or t not in settings.contracts_by_tipo_ot]
-    unmapped_rows = sum(1 for t in types if t not in settings.sections_by_tipo_ot)
-    prices = [normalise_price(p, settings.currency_decimals) for p in table.column("precio")]
-    missing_price = sum(1 for p in prices if p is None)
-    negative_price = sum(1 for p in prices if p is not None and p < 0)
-    del types, prices
+    coverage, prices = _coverage_and_prices(table, settings)
     return dg.MaterializeResult(
         value=table,
         metadata={
             "dagster/row_count": len(table),
-            "without_price": missing_price,
-            "work_order_types": str(seen),
+            "without_price": prices["without_price"],
+            "work_order_types": ", ".join(map(str, coverage.pop("seen"))) or "none",
             "preview": dg.MetadataValue.md(
                 (f"First {min(PREVIEW_HEAD, len(table))} of {len(table):,} rows.\n\n"
                  + markdown_table(list(table.columns), table.head(PREVIEW_HEAD))) if len(table) else "(no rows)"
             ),
         },
         check_results=[
-            dg.AssetCheckResult(
-                check_name="mapping_coverage",
-                passed=not no_section and not no_contract,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={"types_without_section": str(no_section), "types_without_contract": str(no_contract),
-                          "services_affected": unmapped_rows},
-            ),
-            dg.AssetCheckResult(
-                check_name="price_validity",
-                passed=missing_price == 0 and negative_price == 0,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={"without_price": missing_price, "negative_price": negative_price},
-            ),
+            dg.AssetCheckResult(check_name="mapping_coverage", passed=not coverage["services_affected"],
+                                severity=dg.AssetCheckSeverity.WARN, metadata=coverage),
+            dg.AssetCheckResult(check_name="price_validity", passed=not prices["without_price"] and not prices["negative_price"],
+                                severity=dg.AssetCheckSeverity.WARN, metadata=prices),
         ],
     )
+
+
+def _coverage_and_prices(table: RowTable, settings: ServicesSettings) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two checks' metadata: which services lack a section or contract, which lack a valid price (ids
+    listed); services of an excluded work-order type count for neither."""
+    unmapped: list[tuple[Any, ...]] = []
+    unpriced: list[tuple[Any, ...]] = []
+    negative = 0
+    seen: set[Any] = set()
+    for id_prestacion, codigo, raw_tipo_ot, precio in zip(*(table.column(c) for c in ("id_prestacion", "codigo", "id_tipo_ot",
+                                                                                      "precio")), strict=True):
+        tipo_ot = optional_int(raw_tipo_ot)
+        if tipo_ot in settings.excluded_tipo_ot:
+            continue
+        seen.add("(none)" if tipo_ot is None else tipo_ot)
+        missing = [name for name, mapping in (("section", settings.sections_by_tipo_ot),
+                                              ("contract", settings.contracts_by_tipo_ot)) if tipo_ot not in mapping]
+        if missing:
+            unmapped.append((id_prestacion, tipo_ot, " and ".join(missing)))
+        price = normalise_price(precio, settings.currency_decimals)
+        if price is None or price < 0:
+            negative += price is not None
+            unpriced.append((id_prestacion, codigo, "no price" if price is None else f"negative ({price})"))
+    types = sorted((t for t in seen if t != "(none)"), key=int) + (["(none)"] if "(none)" in seen else [])
+    coverage = {"seen": types,
+                "types_without_section": ", ".join(str(t) for t in types if t == "(none)" or t not in settings.sections_by_tipo_ot) or "none",
+                "types_without_contract": ", ".join(str(t) for t in types if t == "(none)" or t not in settings.contracts_by_tipo_ot) or "none",
+                **rows_metadata("services_affected", ["id_prestacion", "id_tipo_ot", "missing"], unmapped)}
+    prices = {**rows_metadata("without_price", ["id_prestacion", "codigo", "problem"],
+                              [r for r in unpriced if r[2] == "no price"]),
+              "negative_price": negative,
+              **({"unpriced_rows": row_table(["id_prestacion", "codigo", "problem"], unpriced)} if unpriced else {})}
+    prices.pop("without_price_rows", None)
+    return coverage, prices
 
 
 @dg.asset(key=CATALOG_SERVICES, group_name=GROUP, kinds={"bitrix24"})
@@ -241,11 +260,13 @@ def services_push(
                                 before_request=lock.touch,
                                 on_progress=progress.push_progress(SYNC_NAME, client, total=len(writes)))
     raise_if_blocked(outcomes)
-    not_synced = [c for c in plan.changes if c.action in (Action.INVALID, Action.DUPLICATE)]
+    not_synced = [(c.xml_id, c.action.value, c.reason) for c in plan.changes
+                  if c.action in (Action.INVALID, Action.DUPLICATE)]
+    excluded = [(c.xml_id, c.action.value, c.reason) for c in plan.changes if c.action == Action.EXCLUDED]
     return pushed_result(context, outcomes, what="service", action_of=_action, duration=time.monotonic() - started,
                          counters_before=before, counters_after=client.counters.as_metadata(),
                          extra={"skipped_invalid": len(not_synced), "plan_recomputed": recomputed or "no",
-                                **not_synced_metadata([(c.xml_id, c.reason) for c in not_synced])})
+                                **not_synced_metadata(not_synced, excluded)})
 
 
 def _action(change: Any) -> str:

@@ -62,7 +62,7 @@ class ServicesMappings(MappingCheck):
         for setting, mapping in (("services.sections_by_tipo_ot", s.sections_by_tipo_ot),
                                  ("services.contracts_by_tipo_ot", s.contracts_by_tipo_ot)):
             report.mapped("services_unmapped", "tipo de OT sin mapeo", setting, glyms, mapping, "id_tipo_ot",
-                          "servicios activos")
+                          "servicios activos", excluded=s.excluded_tipo_ot)
 
 
 SERVICES_MAPPINGS = ServicesMappings()

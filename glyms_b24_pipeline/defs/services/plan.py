@@ -30,6 +30,7 @@ class Action(str, Enum):
     UNCHANGED = "unchanged"
     INVALID = "invalid"
     DUPLICATE = "duplicate"
+    EXCLUDED = "excluded"  # its work-order type is in services.excluded_tipo_ot: left alone on purpose
 
 
 WRITING_ACTIONS = (Action.CREATE, Action.UPDATE, Action.REACTIVATE, Action.DEACTIVATE)
@@ -246,6 +247,7 @@ class MappedRow(NamedTuple):
     service: Optional[DesiredService]
     reason: str
     warnings: tuple[str, ...]
+    excluded: bool = False
 
 
 @dataclass(frozen=True)
@@ -387,6 +389,11 @@ def _mapped_rows(glyms_rows: Iterable[Mapping[str, Any]], settings: ServicesSett
             if len(held) < census.repeated_ids[mapped.xml_id]:
                 continue  # decided once every copy is in: the view's row order must not choose
             mapped = merge_copies(copies.pop(mapped.xml_id))
+        tipo_ot = optional_int(row.get("id_tipo_ot"))
+        if tipo_ot in settings.excluded_tipo_ot:
+            yield MappedRow(mapped.xml_id, None, f"id_tipo_ot {tipo_ot} is excluded on purpose (services.excluded_tipo_ot)",
+                            (), excluded=True)
+            continue
         want = mapped.service
         if want is not None and want.code in census.shared_codes:
             others = ", ".join(i for i in census.shared_codes[want.code] if i != mapped.xml_id)
@@ -403,6 +410,9 @@ def _duplicate(xml_id: str, matches: Sequence[CatalogService]) -> PlannedChange:
 def _change_for(mapped: MappedRow, matches: Sequence[CatalogService], settings: ServicesSettings) -> PlannedChange:
     """What one Glyms service needs, given the catalog services that carry its xmlId."""
     xml_id, want, warnings = mapped.xml_id, mapped.service, mapped.warnings
+    if mapped.excluded:  # its catalog copies, if any, are left as they are
+        return PlannedChange(xml_id, Action.EXCLUDED, bitrix_id=matches[0].bitrix_id if len(matches) == 1 else None,
+                             reason=mapped.reason)
     if len(matches) > 1:
         return _duplicate(xml_id, matches)
     have = matches[0] if matches else None

@@ -142,10 +142,10 @@ def _fields_applied(fields: Mapping[str, Any], current: CatalogService) -> bool:
 
 
 def skipped_records(changes: Iterable[PlannedChange]) -> list[AuditRecord]:
-    """Audit rows for services the plan could not write (invalid data, duplicate xmlIds)."""
+    """Audit rows for services the plan could not write (invalid data, duplicate xmlIds) or left out on purpose."""
     return [
         AuditRecord(entity="service", glyms_key=c.xml_id, operation=c.action.value, outcome="skipped",
                     bitrix_id=str(c.bitrix_id) if c.bitrix_id is not None else None, error=c.reason)
         for c in changes
-        if c.action in (Action.INVALID, Action.DUPLICATE)
+        if c.action in (Action.INVALID, Action.DUPLICATE, Action.EXCLUDED)
     ]

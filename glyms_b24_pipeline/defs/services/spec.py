@@ -23,6 +23,7 @@ def summary_lines(plan: Mapping[str, Any], push: Mapping[str, Any]) -> list[str]
             f"{plan.get('price_changes', 0)} prices to write, {plan.get('deactivate', 0)} to deactivate, "
             f"{plan.get('reactivate', 0)} to reactivate, {plan.get('unchanged', 0)} unchanged, "
             f"{plan.get('invalid', 0)} invalid, {plan.get('duplicate', 0)} duplicate xmlIds"
+            + (f", {plan['excluded']} excluded on purpose" if plan.get("excluded") else "")
         )
     out += push_summary_lines("services", "services", push)
     return out

@@ -124,7 +124,7 @@ def test_a_row_failing_max_attempts_times_is_parked_until_requeued(glyms_dsn, po
     (status, attempts, error) = next(iter(log_rows(glyms_dsn).values()))[2:5]
     assert (status, attempts) == ("ERROR", 2)
     assert error.startswith("parked after 2 attempts") and "glyms-b24 requeue" in error
-    assert not checks(consume(resources))["glyms/pending_customer_changes:parked_rows"].passed
+    assert not checks(consume(resources))["glyms/pending_customer_changes:rows_in_error"].passed
 
     portal.remove_fault(fault)
     monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
@@ -255,3 +255,23 @@ def test_each_log_row_settles_with_its_audit_row(glyms_dsn, resources, portal):
     consume(resources)
     assert sql(glyms_dsn, "SELECT count(*) FROM glyms_b24.sync_audit WHERE outcome = 'skipped'")[0][0] == 1
     assert [row[2] for row in log_rows(glyms_dsn).values() if row[0] == bad] == ["ERROR", "ERROR"]
+
+
+def test_a_permanently_invalid_customer_is_counted_in_every_run_until_fixed(glyms_dsn, resources, portal):
+    bad = add_customer(glyms_dsn, razon_social="   ")  # a data error: ERROR at its first attempt
+    first = consume(resources)
+    assert first.success and [row[2:4] for row in log_rows(glyms_dsn).values()] == [("ERROR", 1)]
+    add_customer(glyms_dsn)  # other work goes on meanwhile
+    for _ in range(2):  # every later run counts it, lists it with its reason, and warns
+        result = consume(resources)
+        evaluation = checks(result)["glyms/pending_customer_changes:rows_in_error"]
+        assert not evaluation.passed and evaluation.metadata["rows_in_error"].value == 1
+        (row,) = evaluation.metadata["rows_in_error_rows"].value.records
+        assert row.data["id_cliente"] == bad and "razon_social" in row.data["error"]
+        assert metadata(result, "bitrix24", "companies_push")["rows_in_error"] == 1
+    update_customer(glyms_dsn, bad, razon_social="Laboratorio Arreglado")  # fixed in Glyms: its change syncs it
+    consume(resources)
+    fixed = consume(resources)
+    assert checks(fixed)["glyms/pending_customer_changes:rows_in_error"].passed
+    assert metadata(fixed, "bitrix24", "companies_push")["rows_in_error"] == 0
+    assert by_origin(portal)[str(bad)][0]["TITLE"] == "Laboratorio Arreglado"

@@ -221,8 +221,12 @@ def test_checks_flag_unmapped_types_and_missing_prices_as_warnings(glyms_dsn, em
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     coverage, prices = checks["mapping_coverage"], checks["price_validity"]
     assert (coverage.passed, coverage.severity) == (False, dg.AssetCheckSeverity.WARN)
-    assert coverage.metadata["types_without_section"].value == "[9]"
+    assert coverage.metadata["types_without_section"].value == "9"
+    # the services it is about, by id, as a table the UI shows
+    assert [r.data for r in coverage.metadata["services_affected_rows"].value.records] == [
+        {"id_prestacion": 2, "id_tipo_ot": 9, "missing": "section and contract"}]
     assert (prices.passed, prices.metadata["without_price"].value) == (False, 1)
+    assert [r.data["id_prestacion"] for r in prices.metadata["unpriced_rows"].value.records] == [2]
     assert checks["push_failures"].passed
     # the unmapped service is still created, without a section, and without a price
     created = {s["xmlId"]: s for s in emulator.services(iblock_id=24)}
@@ -280,3 +284,28 @@ def test_writes_are_audited_as_sent_before_they_leave_and_settled_after(seeded, 
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM glyms_b24.sync_audit WHERE outcome = 'success' AND settled_at IS NULL")
         assert cur.fetchone()[0] == 0
+
+
+def test_a_work_order_type_excluded_on_purpose_is_counted_audited_once_and_no_problem(glyms_dsn, emulator, tmp_path):
+    with psycopg2.connect(glyms_dsn) as conn, conn.cursor() as cur:
+        insert_services(cur, [(1, 1, "C1", "Glucemia", None, 1, 1, "2024-01-01"),
+                              (2, 1, "X2", "Ensayo interno", None, 1, 4, "2024-01-01")])
+        cur.execute("INSERT INTO public.contrato_presta (id_contrato, codigo_presta, valor_unico, fecha_version) "
+                    "VALUES (14, 'C1', 100, '2024-01-01')")
+    config = tmp_path / "glyms_b24.yaml"
+    config.write_text("services:\n  excluded_tipo_ot: [4]\n")
+    resources = {"glyms_db": GlymsDatabase(dsn=glyms_dsn),
+                 "bitrix24": Bitrix24Resource(webhook_url=emulator.add_webhook(user_id=1)),
+                 "portal_writer": PortalWriter(dsn=glyms_dsn), "sync_settings": SyncSettings(config_file=str(config))}
+    for _ in range(2):
+        result = sync(resources)
+        assert result.success
+        assert all(e.passed for e in result.get_asset_check_evaluations())  # nothing to warn about
+        plan, push = materialization(result, "sync", "services_plan"), materialization(result, "bitrix24", "services_push")
+        assert (plan["excluded"], plan["invalid"]) == (1, 0)
+        assert (push["excluded"], push["not_synced"]) == (1, 0)
+        assert [r.data["glyms_key"] for r in push["excluded_rows"].records] == ["2"]
+    assert [s["xmlId"] for s in emulator.services(iblock_id=24)] == ["1"]
+    with psycopg2.connect(glyms_dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT glyms_key, operation, outcome FROM glyms_b24.sync_audit WHERE outcome = 'skipped'")
+        assert cur.fetchall() == [("2", "excluded", "skipped")]  # audited once, not every run
