@@ -178,6 +178,22 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "launch (a fresh process that loads the code location, ~6–10 s here), then the run itself "
         "(claim, one look-up, one write, settle: under a second of requests).",
     ),
+    Benchmark(
+        "portals", "Two portals on one instance, real daemon", "bench_portals.py", (),
+        "`deploy/portals/` started on this machine: one code server per portal, one `dagster-daemon`, "
+        "one UI, Dagster's history in PostgreSQL; two emulators at the standard plan's limits (50 burst, "
+        "2 requests/s), two Glyms databases with 3,000 services each. One `glyms-b24 sync --type services` "
+        "per portal (the initial load), both started at once through the daemon's queue; twice, on fresh "
+        "portals: with the repository's `dagster.yaml` (one writer slot per portal), and with one slot "
+        "for every portal. A run's time is Dagster's start to end of the run (not its process launch); "
+        "the wall time runs from the first run's start to the last one's end.",
+        "Alone, a run takes about 54 s, of which about 33 s wait for its portal's limit (115 requests: 50 "
+        "at once, then 2/s); side by side each takes about 72 s, because both share this machine's 2 cores "
+        "with the emulators, PostgreSQL and Dagster, so the ratio is 1.5 rather than 2. The portal's limit "
+        "is per portal: on hosts of their own (containers, pods) the portals' runs share only the "
+        "instance's database. With one slot for all, the second run also waits for the queue's next pass "
+        "and its run worker's start after the first ends.",
+    ),
 )
 
 MARKER = re.compile(r"^<!-- bench:(\w+) -->$", re.M)

@@ -6,32 +6,49 @@ them; the command line, the run summaries and the maintenance side all read it f
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Optional, Sequence
 
 import dagster as dg
 
 from glyms_b24_pipeline.bitrix24.auth import DEFAULT_OAUTH_URL
+from glyms_b24_pipeline.bitrix24.factory import ConnectionValues
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
 from glyms_b24_pipeline.defs import companies, maintenance, services
+from glyms_b24_pipeline.defs.companies import assets as companies_assets
 from glyms_b24_pipeline.defs.companies.changelog import ChangeLog
+from glyms_b24_pipeline.defs.services import assets as services_assets
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
 from glyms_b24_pipeline.settings.model import CONFIG_ENV_VAR, Settings, load_settings
 from glyms_b24_pipeline.settings.resource import SyncSettings
-from glyms_b24_pipeline.sync.jobs import FULL_SYNC_JOB, full_sync_job
+from glyms_b24_pipeline.sync.jobs import FULL_SYNC_JOB, full_sync_job, writer_tag
 from glyms_b24_pipeline.sync.spec import SyncSpec
 from glyms_b24_pipeline.sync.writer import PortalWriter
 
 SYNCS: tuple[SyncSpec, ...] = (services.SYNC, companies.SYNC)
+#: the modules holding the syncs' assets (prefixed copies of them serve a named code location)
+ASSET_MODULES = (services_assets, companies_assets)
 
 
-def syncs_named(names: Optional[Sequence[str]] = None) -> list[SyncSpec]:
-    """The syncs of those names (every one when None), in the order of ``SYNCS``."""
-    known = {spec.name: spec for spec in SYNCS}
+@functools.lru_cache(maxsize=None)
+def located_syncs(key_prefix: tuple[str, ...] = ()) -> tuple[SyncSpec, ...]:
+    """``SYNCS`` with every asset key prefixed by ``key_prefix`` (``SYNCS`` itself without one)."""
+    if not key_prefix:
+        return SYNCS
+    prefixed = dg.load_assets_from_modules(list(ASSET_MODULES), key_prefix=list(key_prefix))
+    by_key = {asset.key: asset for asset in prefixed if isinstance(asset, dg.AssetsDefinition)}
+    return tuple(spec.located(key_prefix, by_key) for spec in SYNCS)
+
+
+def syncs_named(names: Optional[Sequence[str]] = None, key_prefix: Sequence[str] = ()) -> list[SyncSpec]:
+    """The syncs of those names (every one when None), in the order of ``SYNCS``, with their asset keys
+    prefixed by ``key_prefix`` (``location.key_prefix``)."""
+    known = {spec.name: spec for spec in located_syncs(tuple(key_prefix))}
     unknown = [name for name in names or () if name not in known]
     if unknown:
         raise KeyError(f"unknown sync {unknown[0]!r}; known: {', '.join(known)}")
-    return [spec for spec in SYNCS if names is None or spec.name in names]
+    return [spec for spec in known.values() if names is None or spec.name in names]
 
 
 def bitrix24_resource(settings: Settings) -> Bitrix24Resource:
@@ -65,10 +82,14 @@ def shared_resources(settings: Settings) -> dict:
 
 def build_definitions() -> dg.Definitions:
     settings = load_settings()
-    full_sync = full_sync_job(SYNCS)
+    # a named location (location.name) prefixes every asset key; every writer's tag names its portal
+    syncs = located_syncs(settings.location.key_prefix)
+    tags = writer_tag(ConnectionValues.from_env().portal)
+    located = {spec.name: spec for spec in syncs}
+    full_sync = full_sync_job(syncs, tags)
     return dg.Definitions.merge(
-        services.definitions(),
-        companies.definitions(settings.schedules),
+        services.definitions(located[services.SYNC.name], tags),
+        companies.definitions(settings.schedules, located[companies.SYNC.name], tags),
         dg.Definitions(jobs=[full_sync], schedules=[dg.ScheduleDefinition(
             name="full_sync_daily",
             job=full_sync,
@@ -79,7 +100,7 @@ def build_definitions() -> dg.Definitions:
         )]),
         # alerts on every sync job and on full_sync; freshness on each sync's push (full_sync runs
         # them daily; the weekly reconciliation is not watched)
-        maintenance.definitions(SYNCS, settings, extra_job_names=[FULL_SYNC_JOB]),
+        maintenance.definitions(syncs, settings, extra_job_names=[FULL_SYNC_JOB]),
         # materialising an asset from the UI or `dagster asset materialize` also runs in one process
         dg.Definitions(resources=shared_resources(settings), executor=dg.in_process_executor),
     )

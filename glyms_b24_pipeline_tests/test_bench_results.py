@@ -56,6 +56,7 @@ SMALL_RUNS = {
     "companies": ["--rows", "40", "--customers", "40", "--db-rows", "100"],
     "emulator": ["--sizes", "50", "100", "--seconds", "0.05", "--rounds", "2"],
     "latency": ["--edits", "1", "--timeout", "120"],
+    "portals": ["--services", "60"],
     "scale": ["--sizes", "100"],
     "scale_limits": ["--sizes", "100", "--limits", "standard", "--runs", "services"],
 }

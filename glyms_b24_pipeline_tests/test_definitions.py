@@ -1,7 +1,9 @@
 """The code location's shape: a renamed asset, group, check, job or schedule is a deliberate diff here."""
 
-from glyms_b24_pipeline.definitions import build_definitions
-from glyms_b24_pipeline.sync.jobs import BITRIX24_WRITER_TAG
+import pytest
+
+from glyms_b24_pipeline.definitions import build_definitions, syncs_named
+from glyms_b24_pipeline.sync.jobs import WRITER_TAG_KEY
 
 ASSETS = {
     "glyms/services": "services",
@@ -59,13 +61,55 @@ def test_the_code_location_holds_exactly_these_definitions():
     assert set(defs.resources or {}) == RESOURCES
 
 
-def test_every_job_writes_as_the_one_writer_in_one_process():
+@pytest.mark.parametrize("variable, url, slot", [
+    ("B24_PORTAL_URL", "https://Lab-A.bitrix24.es", "lab-a.bitrix24.es"),
+    ("B24_WEBHOOK_URL", "http://127.0.0.1:8123/rest/1/s3cr3t/", "127.0.0.1:8123"),
+])
+def test_every_job_writes_as_the_one_writer_of_its_portal_in_one_process(monkeypatch, variable, url, slot):
+    monkeypatch.delenv("B24_WEBHOOK_URL", raising=False)
+    monkeypatch.setenv(variable, url)
     repository = build_definitions().get_repository_def()
     for job in repository.get_all_jobs():
         if job.name.startswith("__") or job.name in NON_WRITER_JOBS:
+            assert WRITER_TAG_KEY not in job.tags, job.name
             continue
-        assert all(job.tags.get(key) == value for key, value in BITRIX24_WRITER_TAG.items()), job.name
+        # the queue's writer slot is the portal's (its host, never the webhook's secret path)
+        assert job.tags[WRITER_TAG_KEY] == slot, job.name
         assert job.executor_def.name == "in_process", job.name
+
+
+def _names(defs):
+    graph = defs.resolve_asset_graph()
+    repository = defs.get_repository_def()
+    return ({key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()},
+            {f"{key.asset_key.to_user_string()}:{key.name}" for key in graph.asset_check_keys},
+            {job.name for job in repository.get_all_jobs() if not job.name.startswith("__")},
+            {s.name: (s.job_name, s.cron_schedule, s.execution_timezone) for s in repository.schedule_defs},
+            {s.name for s in repository.sensor_defs})
+
+
+def test_without_location_name_an_upgraded_installation_keeps_todays_names(tmp_path, monkeypatch):
+    # a settings file of before (no location section) and one that leaves the name empty
+    for text in ("services: {iblock_id: 24}\n", "location: {name: ''}\n"):
+        (tmp_path / "glyms_b24.yaml").write_text(text)
+        monkeypatch.setenv("GLYMS_B24_CONFIG", str(tmp_path / "glyms_b24.yaml"))
+        assert _names(build_definitions()) == (ASSETS, CHECKS, JOBS, SCHEDULES, SENSORS)
+    assert [spec.push_key.to_user_string() for spec in syncs_named()] == ["bitrix24/services_push",
+                                                                           "bitrix24/companies_push"]
+
+
+def test_a_named_location_prefixes_every_asset_key_and_keeps_every_other_name(tmp_path, monkeypatch):
+    (tmp_path / "glyms_b24.yaml").write_text("location: {name: portal_a}\n")
+    monkeypatch.setenv("GLYMS_B24_CONFIG", str(tmp_path / "glyms_b24.yaml"))
+    assets, checks, jobs, schedules, sensors = _names(build_definitions())
+    assert assets == {f"portal_a/{key}": group for key, group in ASSETS.items()}
+    assert checks == {f"portal_a/{check}" for check in CHECKS}
+    # jobs, schedules and sensors are scoped by their code location in Dagster: their names stay
+    assert (jobs, schedules, sensors) == (JOBS, SCHEDULES, SENSORS)
+    services, companies = syncs_named(None, ("portal_a",))
+    assert services.push_key.to_user_string() == "portal_a/bitrix24/services_push"
+    assert services.push_op == "bitrix24__services_push"  # the op keeps its name: run config is unchanged
+    assert companies.reconcile_spec.plan_key.to_user_string() == "portal_a/sync/companies_reconcile_plan"
 
 
 def test_values_between_steps_go_through_files_also_when_the_cli_runs_a_job_in_process():

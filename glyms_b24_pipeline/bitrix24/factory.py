@@ -45,6 +45,11 @@ class ConnectionValues:
     def webhook_mode(self) -> bool:
         return bool(self.webhook_url)
 
+    @property
+    def portal(self) -> str:
+        """The portal written to: the webhook's when set, else B24_PORTAL_URL ("" when neither is)."""
+        return self.webhook_url or self.portal_url
+
 
 def _require(value: str, name: str, purpose: str) -> str:
     if not value:

@@ -18,13 +18,13 @@ import dagster as dg
 from glyms_b24_pipeline.cli.output import emit
 from glyms_b24_pipeline.cli.portal import format_table
 from glyms_b24_pipeline.cli.sync import sync_types
-from glyms_b24_pipeline.definitions import syncs_named
+from glyms_b24_pipeline.definitions import SYNCS, syncs_named
 from glyms_b24_pipeline.defs.maintenance.retention import prune
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
-from glyms_b24_pipeline.runs.instance import dagster_home, describe_url, open_instance, storage_url
+from glyms_b24_pipeline.runs.instance import dagster_home, describe_url, open_instance, storage_url, writer_slot_problem
 from glyms_b24_pipeline.settings.errors import ConfigError
-from glyms_b24_pipeline.settings.model import load_settings, require_env
-from glyms_b24_pipeline.sync.jobs import job_names
+from glyms_b24_pipeline.settings.model import DEFAULT_LOCATION_NAME, LocationSettings, load_settings, require_env
+from glyms_b24_pipeline.sync.jobs import REPOSITORY_LABEL_TAG, job_names
 from glyms_b24_pipeline.sync.outcome import COUNTS_TAG, RunOutcome, run_failed_reason, run_verdict
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhd])\s*$", re.IGNORECASE)
@@ -114,11 +114,22 @@ def job_names_for(sync_type: str) -> Optional[list[str]]:
     return job_names(syncs_named([sync_type]))
 
 
-def history_rows(instance: Any, *, since: Optional[_dt.datetime], sync_type: str, limit: int) -> list[dict[str, Any]]:
+ALL_LOCATIONS = "all"
+
+
+def run_location(run: Any) -> str:
+    """The code location a run was created from ("" when it has none, e.g. a test's in-process run)."""
+    origin = run.remote_job_origin
+    return origin.location_name if origin is not None else ""
+
+
+def history_rows(instance: Any, *, since: Optional[_dt.datetime], sync_type: str, limit: int,
+                 location: str = ALL_LOCATIONS) -> list[dict[str, Any]]:
 
     jobs = job_names_for(sync_type)
-    filters = [dg.RunsFilter(job_name=job, created_after=since) for job in jobs] if jobs else [
-        dg.RunsFilter(created_after=since)]
+    tags = {} if location == ALL_LOCATIONS else {REPOSITORY_LABEL_TAG: f"__repository__@{location}"}
+    filters = [dg.RunsFilter(job_name=job, created_after=since, tags=tags) for job in jobs] if jobs else [
+        dg.RunsFilter(created_after=since, tags=tags)]
     records = [record for f in filters for record in instance.get_run_records(filters=f, limit=limit)]
     records.sort(key=lambda r: r.create_timestamp, reverse=True)
     rows = []
@@ -128,6 +139,7 @@ def history_rows(instance: Any, *, since: Optional[_dt.datetime], sync_type: str
         ended = record.end_time
         rows.append({
             "run_id": run.run_id,
+            "location": run_location(run),
             "job": run.job_name,
             "status": run.status.value,
             "created": _local(record.create_timestamp),
@@ -197,45 +209,65 @@ def _check_metadata(instance: Any, run_id: str) -> list[tuple[dg.AssetKey, dict[
     return found
 
 
-def freshness_lines(instance: Any, sync_type: str) -> list[str]:
-    """How long ago each sync's push last succeeded, against ``freshness.max_age_hours``."""
+def key_prefixes(instance: Any, location: str) -> list[tuple[str, ...]]:
+    """The asset key prefixes of ``location``, or of every location that ever pushed (``all``)."""
+    if location != ALL_LOCATIONS:
+        return [() if location == DEFAULT_LOCATION_NAME else LocationSettings(name=location).key_prefix]
+    pushes = [tuple(spec.push_key.path) for spec in SYNCS]
+    found = {tuple(key.path[:-len(push)]) for key in instance.get_asset_keys() for push in pushes
+             if len(key.path) >= len(push) and tuple(key.path[-len(push):]) == push}
+    return sorted(found) or [()]
+
+
+def freshness_lines(instance: Any, sync_type: str, location: str = ALL_LOCATIONS) -> list[str]:
+    """How long ago each sync's push last succeeded, against ``freshness.max_age_hours`` (per location)."""
     max_age = load_settings().freshness.max_age_hours
     lines = []
-    for spec in syncs_named(None if sync_type == "all" else [sync_type]):
-        event = instance.get_latest_materialization_event(spec.push_key)
-        if event is None:
-            lines.append(f"{spec.name}: nunca terminó un push (never pushed)")
-            continue
-        hours = (time.time() - event.timestamp) / 3600
-        state = "ATRASADO (stale)" if hours > max_age else "al día"
-        lines.append(f"{spec.name}: último push hace {hours:.1f} h, {state} (límite {max_age:g} h)")
+    for prefix in key_prefixes(instance, location):
+        for spec in syncs_named(None if sync_type == "all" else [sync_type], prefix):
+            name = "/".join([*prefix, spec.name])
+            event = instance.get_latest_materialization_event(spec.push_key)
+            if event is None:
+                lines.append(f"{name}: nunca terminó un push (never pushed)")
+                continue
+            hours = (time.time() - event.timestamp) / 3600
+            state = "ATRASADO (stale)" if hours > max_age else "al día"
+            lines.append(f"{name}: último push hace {hours:.1f} h, {state} (límite {max_age:g} h)")
     return lines
 
 
 @quiet_on_closed_pipe
 def history_command(args: argparse.Namespace) -> int:
 
-    load_settings(args.config)
+    settings = load_settings(args.config)
     if args.config:
         os.environ["GLYMS_B24_CONFIG"] = os.path.abspath(args.config)
     since = parse_since(args.since)
+    # a named location's environment sees its own runs unless asked for all
+    location = args.location or settings.location.name or ALL_LOCATIONS
+    if location != ALL_LOCATIONS:
+        try:
+            LocationSettings(name=location)
+        except ValueError:
+            raise ConfigError(f"--location {location!r}: a code location's name (location.name) or all") from None
     with open_instance() as instance:
         if args.run:
             emit(run_report_lines(instance, args.run))
             return 0
-        rows = history_rows(instance, since=since, sync_type=args.sync_type, limit=args.limit)
+        rows = history_rows(instance, since=since, sync_type=args.sync_type, limit=args.limit, location=location)
         if args.format == "json":
             print(json.dumps(rows, ensure_ascii=False, indent=2))
             return 0
         if not rows:
             print("sin ejecuciones (no runs)" + (f" desde {since:%Y-%m-%d %H:%M}" if since else ""))
         else:
-            _emit_table(["run", "job", "status", "outcome", "start", "duration", "written", "failed", "in_error",
-                         "requests"],
-                        [(r["run_id"], r["job"], r["status"], r["outcome"], r["started"] or r["created"],
-                          _duration(r["duration_seconds"]), r["written"], r["failed"], r["in_error"], r["requests"])
-                         for r in rows])
-        for line in freshness_lines(instance, args.sync_type):
+            several = len({r["location"] for r in rows}) > 1
+            _emit_table(["run", *(["location"] if several else []), "job", "status", "outcome", "start", "duration",
+                         "written", "failed", "in_error", "requests"],
+                        [(r["run_id"], *([r["location"]] if several else []), r["job"], r["status"], r["outcome"],
+                          r["started"] or r["created"], _duration(r["duration_seconds"]), r["written"], r["failed"],
+                          r["in_error"], r["requests"]) for r in rows])
+        for line in freshness_lines(instance, args.sync_type, location):
             print(line)
     return 0
 
@@ -253,23 +285,61 @@ def audit_rows(dsn: str, *, since: Optional[_dt.datetime] = None, status: Option
         "since": since, "outcome": status, "glyms_key": glyms_key, "entity": entity, "run_id": run_id, "limit": limit})
 
 
+def read_env_file(path: str) -> dict[str, str]:
+    """``NAME=value`` lines of a systemd environment file (comments, blank lines and quotes as systemd reads them)."""
+    try:
+        lines = open(path, encoding="utf-8").read().splitlines()
+    except OSError as exc:
+        raise ConfigError(f"--env-file {path}: cannot read it ({exc.strerror})") from None
+    values = {}
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith(("#", ";")) or "=" not in line:
+            continue
+        name, value = (part.strip() for part in line.split("=", 1))
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name] = value
+    return values
+
+
+def audit_sources(env_files: Sequence[str]) -> list[tuple[str, str]]:
+    """(location, Glyms DSN) of each location's environment file; of this environment without one."""
+    if not env_files:
+        return [("", require_env("GLYMS_PG_DSN", "DSN of the Glyms PostgreSQL database"))]
+    sources = []
+    for path in env_files:
+        env = read_env_file(path)
+        if not env.get("GLYMS_PG_DSN"):
+            raise ConfigError(f"--env-file {path}: GLYMS_PG_DSN is not set there (DSN of that portal's Glyms database)")
+        sources.append((load_settings(env.get("GLYMS_B24_CONFIG") or None).location.location_name, env["GLYMS_PG_DSN"]))
+    return sources
+
+
 @quiet_on_closed_pipe
 def audit_command(args: argparse.Namespace) -> int:
-    dsn = require_env("GLYMS_PG_DSN", "DSN of the Glyms PostgreSQL database")
-    rows = audit_rows(dsn, since=parse_since(args.since), status=args.status, glyms_key=args.key, entity=args.entity,
-                      run_id=args.run, limit=args.limit)
+    # each portal's audit is in its own Glyms database: --env-file names each location's environment
+    sources = audit_sources(args.env_files or [])
+    rows = []
+    for location, dsn in sources:
+        found = audit_rows(dsn, since=parse_since(args.since), status=args.status, glyms_key=args.key,
+                           entity=args.entity, run_id=args.run, limit=args.limit)
+        rows += [{"location": location, **row} if len(sources) > 1 else row for row in found]
+    if len(sources) > 1:
+        rows = sorted(rows, key=lambda row: row["recorded_at"], reverse=True)[:args.limit]
+    columns = (["location"] if len(sources) > 1 else []) + AUDIT_COLUMNS
     if args.format == "json":
         print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
     elif args.format == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(AUDIT_COLUMNS)
-        writer.writerows([[_local(row["recorded_at"]) if c == "recorded_at" else row[c] for c in AUDIT_COLUMNS]
+        writer.writerow(columns)
+        writer.writerows([[_local(row["recorded_at"]) if c == "recorded_at" else row[c] for c in columns]
                           for row in rows])
     elif not rows:
         print("sin filas de auditoría (no audit rows match)")
     else:
-        _emit_table(AUDIT_COLUMNS, [[_local(row["recorded_at"]) if c == "recorded_at" else row[c] for c in AUDIT_COLUMNS]
-                                    for row in rows])
+        _emit_table(columns, [[_local(row["recorded_at"]) if c == "recorded_at" else row[c] for c in columns]
+                              for row in rows])
     return 0
 
 
@@ -281,7 +351,8 @@ def prune_command(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     dsn = require_env("GLYMS_PG_DSN", "DSN of the Glyms PostgreSQL database")
     with open_instance() as instance:
-        result = prune(instance, GlymsDatabase(dsn=dsn), settings.history, dry_run=args.dry_run)
+        result = prune(instance, GlymsDatabase(dsn=dsn), settings.history, dry_run=args.dry_run,
+                       location=settings.location)
     print("\n".join(result.lines()))
     return 0
 
@@ -290,8 +361,10 @@ def init_instance_command(args: argparse.Namespace) -> int:
 
     home = dagster_home()
     url = storage_url(home)
-    with open_instance(home):
-        pass
+    with open_instance(home) as instance:
+        problem = writer_slot_problem(instance)
+    if problem:  # a dagster.yaml of before: the units still start, the operator is told
+        print(f"aviso (warning): {problem}", file=sys.stderr)
     where = f"PostgreSQL {describe_url(url)}" if url else f"SQLite en {home}"
     print(f"instancia de Dagster lista (instance ready): {where}")
     return 0
@@ -304,6 +377,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     history.add_argument("--limit", type=int, default=20, help="newest N runs (default 20)")
     history.add_argument("--format", choices=["table", "json"], default="table")
     history.add_argument("--run", metavar="RUN_ID", help="one run: its outcome, steps, failed checks and failing rows")
+    history.add_argument("--location", metavar="NAME|all",
+                         help="runs of one code location, or of all (default: location.name of the settings, else all)")
     history.set_defaults(handler=history_command)
 
     audit = commands.add_parser("audit", help="search the row-level audit of writes (glyms_b24.sync_audit)")
@@ -314,6 +389,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     audit.add_argument("--run", metavar="RUN_ID", help="rows of one run")
     audit.add_argument("--limit", type=int, default=200, help="newest N rows (default 200)")
     audit.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    audit.add_argument("--env-file", dest="env_files", action="append", metavar="FILE",
+                       help="a location's environment (deploy/portals/portal.env.example): its Glyms database's "
+                            "audit; repeat it for several locations, their rows together (default: this environment)")
     audit.set_defaults(handler=audit_command)
 
     prune = commands.add_parser("prune", help="delete audit rows and runs older than history.audit_days / runs_days")

@@ -10,6 +10,7 @@ from typing import Any, Optional, Sequence
 import dagster as dg
 
 from glyms_b24_pipeline.bitrix24 import progress
+from glyms_b24_pipeline.bitrix24.factory import ConnectionValues
 from glyms_b24_pipeline.cli import terminal
 from glyms_b24_pipeline.cli.environment import check_bitrix24_environment
 from glyms_b24_pipeline.cli.output import emit
@@ -111,10 +112,12 @@ def run_sync(
     a daemon serves it, else in this process; the summary is read from the run's events.
 
     With ``reconcile``, each sync's full comparison runs instead (the same job when it already compares all)."""
-    syncs = [spec.reconcile_spec if reconcile else spec for spec in syncs_named(names)]
+    key_prefix = load_settings().location.key_prefix
+    syncs = [spec.reconcile_spec if reconcile else spec for spec in syncs_named(names, key_prefix)]
     options = options or SyncOptions()
     # a writer killed earlier may still hold the queue's writer slot: fail it before queuing behind it
-    reap_dead_runs(instance, os.environ.get("GLYMS_PG_DSN", ""), found_by="glyms-b24 sync")
+    reap_dead_runs(instance, os.environ.get("GLYMS_PG_DSN", ""), found_by="glyms-b24 sync",
+                   portal_url=ConnectionValues.from_env().portal)
     outcome = launch(
         instance,
         job_name_for(syncs),

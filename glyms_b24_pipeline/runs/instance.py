@@ -37,7 +37,7 @@ QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
 # plus PostgreSQL storage; a test keeps them equal).
 SHARED_INSTANCE_CONFIG: dict[str, Any] = {
     "concurrency": {"runs": {"tag_concurrency_limits": [
-        {"key": "glyms_b24/bitrix24", "value": "writer", "limit": 1}]}},
+        {"key": "glyms_b24/bitrix24", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]}},
     "python_logs": {"python_log_level": "INFO", "managed_python_loggers": ["glyms_b24_pipeline"]},
     "run_monitoring": {"enabled": True, "free_slots_after_run_end_seconds": 300},
     "telemetry": {"enabled": False},
@@ -161,6 +161,21 @@ def open_instance(home: Optional[Path] = None) -> dg.DagsterInstance:
         instance.all_instigator_state()
         instance.get_daemon_heartbeats()
     return instance
+
+
+def writer_slot_problem(instance: dg.DagsterInstance) -> Optional[str]:
+    """Why the instance's queue does not give each portal one writer slot (None when it does).
+
+    A ``dagster.yaml`` of before this version limits ``glyms_b24/bitrix24: writer``; writers now
+    carry their portal's host as the value, which that limit no longer matches."""
+    queue = instance.get_concurrency_config().run_queue_config
+    limits = (queue.tag_concurrency_limits if queue is not None else None) or []
+    expected = SHARED_INSTANCE_CONFIG["concurrency"]["runs"]["tag_concurrency_limits"][0]
+    if any(limit == expected for limit in limits):
+        return None
+    return ("dagster.yaml no limita un escritor por portal (does not limit one writer per portal): use "
+            "tag_concurrency_limits [{key: glyms_b24/bitrix24, value: {applyLimitPerUniqueValue: true}, limit: 1}] "
+            "as in the project's dagster.yaml; until then the portal lock alone keeps writers apart")
 
 
 # --- is a daemon serving this instance? -----------------------------------------------------------

@@ -33,9 +33,12 @@ from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster._utils.hosted_user_process import recon_job_from_origin
 
 from glyms_b24_pipeline.runs.instance import daemon_is_live
-from glyms_b24_pipeline.settings.location import CODE_LOCATION_NAME
+from glyms_b24_pipeline.settings.model import DEFAULT_LOCATION_NAME, load_settings
 from glyms_b24_pipeline.sync.outcome import RunOutcome
 
+#: the code location's name in a single-portal workspace (workspace.yaml, deploy/workspace.yaml, [tool.dagster]);
+#: with several portals each location is named by its settings' ``location.name``
+CODE_LOCATION_NAME = DEFAULT_LOCATION_NAME
 DEFINITIONS_MODULE = "glyms_b24_pipeline.definitions"
 #: run tag: who started a run from the command line
 LAUNCHED_BY_TAG = "glyms_b24/launched_by"
@@ -47,13 +50,19 @@ def _config_dict(run_config: Any) -> dict[str, Any]:
     return dict(run_config or {})
 
 
+def code_location_name() -> str:
+    """The name of this environment's code location: ``location.name`` of its settings, as in the workspace
+    (the daemon finds a queued run's code location by this name)."""
+    return load_settings().location.location_name
+
+
 @contextlib.contextmanager
 def code_location(instance: dg.DagsterInstance) -> Iterator[Any]:
     """This code location loaded in this process, as a workspace holds it (a request context)."""
     origin = InProcessCodeLocationOrigin(
         loadable_target_origin=LoadableTargetOrigin(executable_path=sys.executable, module_name=DEFINITIONS_MODULE,
                                                     working_directory=os.getcwd()),
-        location_name=CODE_LOCATION_NAME,
+        location_name=code_location_name(),
     )
     with WorkspaceProcessContext(instance, InProcessWorkspaceLoadTarget(origin)) as process_context:
         yield process_context.create_request_context()
@@ -63,9 +72,10 @@ def create_run(instance: dg.DagsterInstance, workspace: Any, job_name: str, run_
                tags: Mapping[str, str]) -> dg.DagsterRun:
     """A run of ``job_name`` created from the code location, as the UI creates one (not started)."""
     config = _config_dict(run_config)
-    location = workspace.get_code_location(CODE_LOCATION_NAME)
+    name = code_location_name()
+    location = workspace.get_code_location(name)
     repository = next(iter(location.get_repositories().values()))
-    remote_job = location.get_job(JobSubsetSelector(location_name=CODE_LOCATION_NAME, repository_name=repository.name,
+    remote_job = location.get_job(JobSubsetSelector(location_name=name, repository_name=repository.name,
                                                     job_name=job_name, op_selection=None))
     plan = location.get_execution_plan(remote_job, config, step_keys_to_execute=None, known_state=None,
                                        instance=instance).execution_plan_snapshot

@@ -2,7 +2,8 @@
 
 The end-to-end test and the latency benchmark run what the systemd units run (same commands,
 same workspace shape, `deploy/dagster.yaml`), only on free ports and with the sandbox's
-databases and emulator instead of the lab's.
+databases and emulator instead of the lab's. With ``locations`` it is `deploy/portals/`: one code
+server per portal, each with its own environment, in one instance.
 """
 
 from __future__ import annotations
@@ -43,13 +44,19 @@ class LocalDeployment:
     """``with LocalDeployment(folder, env) as deployment:`` code server + daemon + webserver, stopped on exit.
 
     ``env`` carries what `deploy/glyms-b24.env.example` lists (GLYMS_PG_DSN, B24_*, DAGSTER_PG_URL, ...).
+    ``locations`` (name -> environment, as `deploy/portals/portal.env.example`): one code server per
+    portal instead of one, each location's environment on top of ``env``. ``instance_yaml``: the
+    instance's dagster.yaml text instead of the repository's.
     """
 
     folder: Path
     env: Mapping[str, str]
+    locations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    instance_yaml: Optional[str] = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     grpc_port: int = 0
     ui_port: int = 0
+    grpc_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def home(self) -> Path:
@@ -59,25 +66,42 @@ class LocalDeployment:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.ui_port}"
 
-    def _environment(self) -> dict[str, str]:
+    def _environment(self, location: Optional[str] = None) -> dict[str, str]:
+        """The environment of the shared services, or of ``location``'s code server and commands."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "GLYMS_", "DAGSTER_"))}
         env.update(self.env)
+        if location is not None:
+            env.update(self.locations[location])
         env["DAGSTER_HOME"] = str(self.home)
         return env
 
+    def environment(self, location: Optional[str] = None) -> dict[str, str]:
+        """What a ``glyms-b24`` command of ``location`` (or of the single location) runs with."""
+        return self._environment(location)
+
     def _workspace(self) -> Path:
-        """deploy/workspace.yaml with this machine's free port."""
-        workspace = yaml.safe_load((REPO_ROOT / "deploy" / "workspace.yaml").read_text(encoding="utf-8"))
-        for entry in workspace["load_from"]:
-            entry["grpc_server"]["port"] = self.grpc_port
+        """deploy/workspace.yaml (deploy/portals/workspace.yaml with locations) with this machine's free ports."""
+        if not self.locations:
+            workspace = yaml.safe_load((REPO_ROOT / "deploy" / "workspace.yaml").read_text(encoding="utf-8"))
+            for entry in workspace["load_from"]:
+                entry["grpc_server"]["port"] = self.grpc_port
+        else:
+            workspace = yaml.safe_load((REPO_ROOT / "deploy" / "portals" / "workspace.yaml").read_text(encoding="utf-8"))
+            template = workspace["load_from"][0]["grpc_server"]
+            workspace["load_from"] = [{"grpc_server": {**template, "port": port, "location_name": name}}
+                                      for name, port in self.grpc_ports.items()]
         path = self.folder / "workspace.yaml"
         path.write_text(yaml.safe_dump(workspace), encoding="utf-8")
         return path
 
-    def _start(self, name: str, command: list[str]) -> None:
+    def _start(self, name: str, command: list[str], location: Optional[str] = None) -> None:
         log = open(self.folder / f"{name}.log", "w", encoding="utf-8")
-        self.processes[name] = subprocess.Popen(command, env=self._environment(), cwd=str(REPO_ROOT), stdout=log,
-                                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[name] = subprocess.Popen(command, env=self._environment(location), cwd=str(REPO_ROOT),
+                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def _code_server(self, name: str, port: int, location_name: str, location: Optional[str] = None) -> None:
+        self._start(name, [_bin("dagster"), "code-server", "start", "-m", "glyms_b24_pipeline.definitions",
+                           "-h", "127.0.0.1", "-p", str(port), "--location-name", location_name], location)
 
     def log(self, name: str) -> str:
         return (self.folder / f"{name}.log").read_text(encoding="utf-8", errors="replace")
@@ -85,14 +109,22 @@ class LocalDeployment:
     def start(self, timeout: float = 120.0) -> "LocalDeployment":
         self.folder.mkdir(parents=True, exist_ok=True)
         self.home.mkdir(exist_ok=True)
-        shutil.copy(REPO_ROOT / "deploy" / "dagster.yaml", self.home / "dagster.yaml")
+        if self.instance_yaml is None:
+            shutil.copy(REPO_ROOT / "deploy" / "dagster.yaml", self.home / "dagster.yaml")
+        else:
+            (self.home / "dagster.yaml").write_text(self.instance_yaml, encoding="utf-8")
         self.grpc_port, self.ui_port = free_port(), free_port()
+        self.grpc_ports = {name: free_port() for name in self.locations}
         subprocess.run([_bin("glyms-b24"), "init-instance"], env=self._environment(), check=True, capture_output=True,
                        timeout=120)  # ExecStartPre of every unit
         workspace = self._workspace()
-        self._start("code-server", [_bin("dagster"), "code-server", "start", "-m", "glyms_b24_pipeline.definitions",
-                                    "-h", "127.0.0.1", "-p", str(self.grpc_port), "--location-name", LOCATION])
-        self._wait_for_port(self.grpc_port, timeout, "code-server")
+        if not self.locations:
+            self._code_server("code-server", self.grpc_port, LOCATION)
+            self._wait_for_port(self.grpc_port, timeout, "code-server")
+        for name, port in self.grpc_ports.items():  # glyms-b24-code-server@<name>.service
+            self._code_server(f"code-server-{name}", port, name, name)
+        for name, port in self.grpc_ports.items():
+            self._wait_for_port(port, timeout, f"code-server-{name}")
         self._start("daemon", [_bin("dagster-daemon"), "run", "-w", str(workspace)])
         self._start("webserver", [_bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(self.ui_port), "-w",
                                   str(workspace)])
@@ -144,7 +176,7 @@ class LocalDeployment:
     def stop(self) -> dict[str, Optional[int]]:
         """SIGINT to each process group (the units' KillSignal), then wait; returns the exit codes."""
         codes: dict[str, Optional[int]] = {}
-        for name in ("webserver", "daemon", "code-server"):
+        for name in ["webserver", "daemon", *(n for n in self.processes if n.startswith("code-server"))]:
             process = self.processes.get(name)
             if process is None or process.poll() is not None:
                 codes[name] = process.returncode if process else None

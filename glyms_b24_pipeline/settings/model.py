@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import zoneinfo
 from pathlib import Path
 from typing import Any, Literal, Optional, get_args
@@ -234,6 +235,40 @@ class FreshnessSettings(_Strict):
     max_age_hours: float = Field(26.0, gt=0, le=24 * 60)
 
 
+#: the code location's name when ``location.name`` is not set (a single-portal installation)
+DEFAULT_LOCATION_NAME = "glyms_b24_pipeline"
+
+
+class LocationSettings(_Strict):
+    """Several portals on one Dagster instance: the name of this portal's code location."""
+
+    # The workspace's location_name of this code location (a Helm user deployment's name); it also
+    # prefixes every asset key (portal_a/glyms/services, a "-" written "_") so that several locations
+    # share one instance. Empty: one portal, location glyms_b24_pipeline, today's asset keys.
+    name: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,39}", value):
+            raise ValueError(f"expected a name of letters, digits, _ and - (at most 40, starting with a letter) "
+                             f"such as portal_a, got {value!r}")
+        return value
+
+    @property
+    def location_name(self) -> str:
+        return self.name or DEFAULT_LOCATION_NAME
+
+    @property
+    def key_prefix(self) -> tuple[str, ...]:
+        """The asset key prefix (an asset key's parts hold letters, digits and _ only)."""
+        return (self.name.replace("-", "_"),) if self.name else ()
+
+
+#: the location of a single-portal installation (no ``location.name``)
+SINGLE_PORTAL = LocationSettings()
+
+
 class UiSettings(_Strict):
     """Where operators open Dagster's UI (e.g. http://servidor:3000): run summaries link to the run's page."""
 
@@ -264,6 +299,7 @@ class Settings(_Strict):
     freshness: FreshnessSettings = FreshnessSettings()
     repair: RepairSettings = RepairSettings()
     ui: UiSettings = UiSettings()
+    location: LocationSettings = LocationSettings()
 
 
 def _describe(error: Any) -> str:

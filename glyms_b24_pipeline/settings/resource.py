@@ -22,7 +22,7 @@ class SyncSettings(dg.ConfigurableResource):
         # once, when the run's resources are built: every step of the run sees the same settings,
         # and an edit of the file takes effect at the next run
         self._settings = self._read()
-        label_run_with_its_location(context)
+        label_run_with_its_location(context, self._settings.location.location_name)
 
     def _read(self) -> Settings:
         return load_settings(self.config_file) if self.config_file else Settings()

@@ -5,7 +5,7 @@ run id on its own connection to the Glyms database, and tags itself ``glyms_b24/
 PostgreSQL releases the lock when the process dies (SIGKILL, power cut), so a run still
 ``STARTED`` with the tag and no lock has no process: the next writer (``glyms-b24 sync`` before
 it launches, and every run when it takes the portal lock) reports it failed. That frees the
-queue's single writer slot it would otherwise hold for ever.
+queue's writer slot of its portal it would otherwise hold for ever.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import psycopg2.extensions
 import psycopg2.extras
 
 from glyms_b24_pipeline.glyms.sql_files import read_sql
-from glyms_b24_pipeline.sync.jobs import BITRIX24_WRITER_TAG
+from glyms_b24_pipeline.sync.jobs import UNKNOWN_PORTAL, WRITER_TAG_KEY, portal_identity
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +84,16 @@ def dead_run_message(found_by: str) -> str:
             f"(the process of this run died; found by {found_by})")
 
 
-def reap_dead_runs(instance: Optional[dg.DagsterInstance], dsn: str, *, found_by: str,
+def reap_dead_runs(instance: Optional[dg.DagsterInstance], dsn: str, *, found_by: str, portal_url: Optional[str] = None,
                    exclude_run_id: Optional[str] = None, now: Optional[float] = None) -> list[str]:
-    """Report failed every writer run of ``instance`` still started whose process is gone; returns their ids."""
+    """Report failed every writer run of ``portal_url`` in ``instance`` still started whose process is gone
+    (the liveness locks are in this portal's Glyms database ``dsn``); returns their ids."""
     if instance is None or not dsn:
         return []
-    records = [record for record in instance.get_run_records(
-        filters=dg.RunsFilter(statuses=list(ACTIVE_STATUSES), tags=dict(BITRIX24_WRITER_TAG)))
+    # this portal's writers, and those tagged before the tag named the portal
+    values = dict.fromkeys([portal_identity(portal_url), UNKNOWN_PORTAL])
+    records = [record for value in values for record in instance.get_run_records(
+        filters=dg.RunsFilter(statuses=list(ACTIVE_STATUSES), tags={WRITER_TAG_KEY: value}))
         if record.dagster_run.run_id != exclude_run_id]
     if not records:
         return []

@@ -6,7 +6,7 @@ Each domain under ``defs/`` declares its ``SYNC``; ``definitions.py`` lists them
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from glyms_b24_pipeline.sync.mappings import MappingCheck
@@ -39,6 +39,21 @@ class SyncSpec:
     description: str = ""
     #: the full comparison, when it is a job of its own (the change-log consumer sees only changes)
     reconcile: Optional["SyncSpec"] = None
+    #: what the asset keys start with in this code location (``location.name``; none for one portal)
+    key_prefix: tuple[str, ...] = ()
+
+    def located(self, key_prefix: Sequence[str], assets_by_key: Mapping[Any, Any]) -> "SyncSpec":
+        """This sync with every asset key prefixed: its assets taken from ``assets_by_key`` (the prefixed copies)."""
+        prefix = tuple(key_prefix)
+        if not prefix:
+            return self
+
+        def key(asset_key: Any) -> Any:
+            return type(asset_key)([*prefix, *asset_key.path])
+
+        return replace(self, assets=[assets_by_key[key(asset.key)] for asset in self.assets],
+                       plan_key=key(self.plan_key), push_key=key(self.push_key), key_prefix=prefix,
+                       reconcile=self.reconcile.located(prefix, assets_by_key) if self.reconcile else None)
 
     @property
     def reconcile_spec(self) -> "SyncSpec":
@@ -47,7 +62,8 @@ class SyncSpec:
 
     @property
     def push_op(self) -> str:
-        return "__".join(self.push_key.path)
+        """The push step's op name: a prefix renames its asset, not its op."""
+        return "__".join(self.push_key.path[len(self.key_prefix):])
 
 
 def push_summary_lines(label: str, written: str, push: Mapping[str, Any]) -> list[str]:

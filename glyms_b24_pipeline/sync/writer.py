@@ -59,7 +59,7 @@ class PortalWriter(dg.ConfigurableResource):
             instance = getattr(context, "instance", None)
             self._mark_alive(instance, getattr(context, "run_id", None))
             for run_id in reap_dead_runs(instance, self.dsn, found_by=f"run {_run_id(context)}",
-                                         exclude_run_id=_run_id(context)):
+                                         portal_url=portal_url, exclude_run_id=_run_id(context)):
                 context.log.warning(f"run {run_id} had no live process (killed?): reported failed")
         return self._lock
 

@@ -161,6 +161,56 @@ def test_since_accepts_dates_hours_and_days():
     assert parse_since(None) is None
 
 
+def test_history_of_one_location_or_all_and_the_history_written_before_still_shows(synced, tmp_path, monkeypatch,
+                                                                                    capsys):
+    # the same instance gains a second code location (here on the same portal and Glyms database)
+    (tmp_path / "portal_a.yaml").write_text("location: {name: portal_a}\n")
+    monkeypatch.setenv("GLYMS_B24_CONFIG", str(tmp_path / "portal_a.yaml"))
+    # its own process, as a CLI command is: Dagster keeps the last job it loaded for this process
+    done = subprocess.run([sys.executable, "-m", "glyms_b24_pipeline.cli", "sync", "--type", "services"],
+                          env=dict(os.environ), capture_output=True, text=True, timeout=300)
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    assert "services push: 0 services written, 0 failed" in done.stdout  # the summary reads the prefixed keys
+    assert main(["history", "--format", "json"]) == 0  # a named location's environment: its own runs
+    own = json.loads(capsys.readouterr().out)
+    assert [(r["location"], r["job"]) for r in own] == [("portal_a", "services_sync")]
+    assert main(["history", "--location", "all"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:3] == ["run", "location", "job"]
+    assert {line.split()[1] for line in out[2:4]} == {"portal_a", "glyms_b24_pipeline"}
+    assert any(line.startswith("services: último push hace") for line in out)
+    assert any(line.startswith("portal_a/services: último push hace") for line in out), out
+
+    # the run of before, from the single-portal location, is still listed under its location
+    assert main(["history", "--location", "glyms_b24_pipeline", "--format", "json"]) == 0
+    assert [r["run_id"] for r in json.loads(capsys.readouterr().out)] == [synced]
+    monkeypatch.delenv("GLYMS_B24_CONFIG")
+    assert main(["history", "--format", "json"]) == 0  # no location.name: every run, as before
+    assert {r["location"] for r in json.loads(capsys.readouterr().out)} == {"portal_a", "glyms_b24_pipeline"}
+
+
+def test_audit_of_several_locations_reads_each_ones_glyms_database(synced, glyms_dsn, sandbox_glyms_dsn, tmp_path,
+                                                                   monkeypatch, capsys):
+    with psycopg2.connect(sandbox_glyms_dsn) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO glyms_b24.sync_audit (run_id, entity, glyms_key, operation, outcome) "
+                    "VALUES ('run-of-b', 'service', 'B-1', 'create', 'success')")
+    conn.close()
+    (tmp_path / "b.yaml").write_text("location: {name: portal_b}\n")
+    (tmp_path / "a.env").write_text(f"# portal a\nGLYMS_PG_DSN={glyms_dsn}\n")
+    (tmp_path / "b.env").write_text(f'GLYMS_PG_DSN="{sandbox_glyms_dsn}"\nGLYMS_B24_CONFIG={tmp_path / "b.yaml"}\n')
+    monkeypatch.delenv("GLYMS_PG_DSN")
+    args = ["audit", "--env-file", str(tmp_path / "a.env"), "--env-file", str(tmp_path / "b.env")]
+    assert main([*args, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {(r["location"], r["run_id"]) for r in rows if r["run_id"] != synced} == {("portal_b", "run-of-b")}
+    assert {r["location"] for r in rows if r["run_id"] == synced} == {"glyms_b24_pipeline"}
+    assert main([*args, "--key", "B-1"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:2] == ["location", "recorded_at"] and table[2].startswith("portal_b")
+    assert main(["audit", "--env-file", str(tmp_path / "b.yaml")]) == 2
+    assert "GLYMS_PG_DSN is not set there" in capsys.readouterr().err
+
+
 def test_history_of_one_run_shows_its_steps_outcome_and_failing_rows(synced, glyms_dsn, capsys):
     from glyms_b24_pipeline.sandbox.glyms_seed import add_service_version
 

@@ -117,3 +117,17 @@ def test_init_instance_creates_the_storage_once_and_refuses_a_home_without_dagst
     for command in (["init-instance"], ["history"], ["prune", "--dry-run"]):
         assert main(command) == 2
         assert "no tiene dagster.yaml" in capsys.readouterr().err
+
+
+def test_init_instance_warns_when_an_upgraded_dagster_yaml_still_shares_one_writer_slot(pg_dagster_home, capsys):
+    from glyms_b24_pipeline.cli import main
+
+    assert main(["init-instance"]) == 0
+    assert capsys.readouterr().err == ""  # the repository's dagster.yaml: one slot per portal
+    config = pg_dagster_home / "dagster.yaml"
+    # the limit of before this version: every writer was tagged "writer"; now the tag names the portal
+    config.write_text(config.read_text().replace("value:\n          applyLimitPerUniqueValue: true", "value: writer"))
+    assert "value: writer" in config.read_text()
+    assert main(["init-instance"]) == 0  # the services still start
+    err = capsys.readouterr().err
+    assert err.startswith("aviso (warning): dagster.yaml no limita un escritor por portal") and "applyLimitPerUniqueValue" in err

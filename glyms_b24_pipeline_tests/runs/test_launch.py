@@ -16,7 +16,7 @@ from glyms_b24_pipeline.runs.instance import QUEUE_DAEMON, daemon_is_live, open_
 from glyms_b24_pipeline.runs.launch import CODE_LOCATION_NAME, LAUNCHED_BY_TAG, launch
 from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
 from glyms_b24_pipeline.sync.failures import EXIT_CODE_KEY
-from glyms_b24_pipeline.sync.jobs import BITRIX24_WRITER_TAG
+from glyms_b24_pipeline.sync.jobs import WRITER_TAG_KEY, portal_identity
 
 REPO = Path(__file__).resolve().parents[2]
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -45,7 +45,7 @@ def test_without_a_daemon_the_run_executes_here_and_its_outcome_comes_from_run_s
     assert failure.description.startswith("cannot connect to the Glyms database 127.0.0.1:1/glyms")
     assert failure.metadata[EXIT_CODE_KEY] == 2 and "s3cr3t" not in failure.description
     assert run is not None and run.tags[LAUNCHED_BY_TAG] == "cli" and run.tags["glyms_b24/test"] == "yes"
-    assert all(run.tags[key] == value for key, value in BITRIX24_WRITER_TAG.items())
+    assert run.tags[WRITER_TAG_KEY] == portal_identity(emulator.portal_url)
     # created from the code location, as the UI creates a run: the UI lists it under its job
     assert run.remote_job_origin is not None
     label = run.remote_job_origin.repository_origin.get_label()

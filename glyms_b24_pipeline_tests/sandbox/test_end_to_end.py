@@ -9,6 +9,7 @@ import pytest
 
 from glyms_b24_pipeline.sandbox.deployment import LocalDeployment
 from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
+from glyms_b24_pipeline.sync.jobs import portal_identity
 from glyms_b24_pipeline_tests.defs.companies.conftest import add_customer, by_origin
 
 pytestmark = pytest.mark.slow
@@ -49,7 +50,7 @@ def test_the_sensor_launches_the_companies_run_and_the_queue_serialises_writers(
         assert [r["status"] for r in runs] == ["SUCCESS"]  # one run: the sensor never launched the work twice
         sensor_run = runs[0]
         tags = {t["key"]: t["value"] for t in sensor_run["tags"]}
-        assert tags["dagster/sensor_name"] == "companies_pending_log_sensor" and tags["glyms_b24/bitrix24"] == "writer"
+        assert tags["dagster/sensor_name"] == "companies_pending_log_sensor" and tags["glyms_b24/bitrix24"] == portal_identity(portal.portal_url)
         push = deployment.graphql(PUSH)["assetOrError"]["assetMaterializations"][0]
         assert push["runId"] == sensor_run["runId"]
         assert {e["label"]: e.get("intValue") for e in push["metadataEntries"]}["succeeded"] == 5

@@ -44,7 +44,7 @@ def test_a_killed_sync_is_reported_failed_by_the_next_one_and_frees_the_writer_s
             run = _wait_for_started_run(instance)
             time.sleep(1)
             # alive: nobody may fail it
-            assert reap_dead_runs(instance, glyms_dsn, found_by="a test") == []
+            assert reap_dead_runs(instance, glyms_dsn, found_by="a test", portal_url=emulator.portal_url) == []
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=30)
             time.sleep(0.5)

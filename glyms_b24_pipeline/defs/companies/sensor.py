@@ -12,6 +12,7 @@ from glyms_b24_pipeline.glyms.connection import connect, fetch_all
 from glyms_b24_pipeline.glyms.sql_files import read_sql
 from glyms_b24_pipeline.settings.model import CompanySensorSettings
 from glyms_b24_pipeline.settings.resource import SyncSettings
+from glyms_b24_pipeline.sync.jobs import location_runs_tags
 
 SENSOR_NAME = "companies_pending_log_sensor"
 #: the jobs that consume the change log: a run of any of them in flight means "wait"
@@ -86,9 +87,12 @@ def decide(due: Due, settings: CompanySensorSettings, cursor: SensorCursor, in_f
            description="Launches companies_sync when customer changes are pending (companies.sensor.*).")
 def companies_pending_log_sensor(context: dg.SensorEvaluationContext, change_log: ChangeLog,
                                  sync_settings: SyncSettings):
-    settings = sync_settings.load().companies.sensor
+    all_settings = sync_settings.load()
+    settings = all_settings.companies.sensor
     due = due_rows(change_log.dsn)
-    runs = context.instance.get_runs(dg.RunsFilter(job_name=None, statuses=IN_FLIGHT), limit=50)
+    # this code location's runs only: another portal's run does not consume this change log
+    runs = context.instance.get_runs(dg.RunsFilter(job_name=None, statuses=IN_FLIGHT,
+                                                   tags=location_runs_tags(all_settings.location)), limit=50)
     in_flight = [run.run_id for run in runs if run.job_name in CONSUMER_JOBS]
     run_key, reason, cursor = decide(due, settings, SensorCursor.parse(context.cursor), in_flight,
                                      _dt.datetime.now(_dt.timezone.utc).timestamp())

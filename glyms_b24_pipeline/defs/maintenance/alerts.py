@@ -17,8 +17,9 @@ from typing import Any, Optional, Sequence
 import dagster as dg
 
 from glyms_b24_pipeline.bitrix24.resource import Bitrix24Resource
-from glyms_b24_pipeline.settings.model import AlertSettings
+from glyms_b24_pipeline.settings.model import SINGLE_PORTAL, AlertSettings, LocationSettings
 from glyms_b24_pipeline.settings.resource import SyncSettings
+from glyms_b24_pipeline.sync.jobs import location_runs_tags
 from glyms_b24_pipeline.sync.outcome import RunOutcome, run_failed_reason
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,9 @@ class Alert:
         return f"glyms-b24: {self.job_name} se recuperó en la ejecución {self.run_id} (recovered){since}"
 
 
-def status_change(instance: dg.DagsterInstance, run_id: str) -> Optional[Alert]:
-    """The alert a finished run calls for, or None when its job's state did not change."""
+def status_change(instance: dg.DagsterInstance, run_id: str,
+                  location: LocationSettings = SINGLE_PORTAL) -> Optional[Alert]:
+    """The alert a finished run calls for, or None when its job's state did not change (in its code location)."""
 
     record = instance.get_run_record_by_id(run_id)
     if record is None or record.dagster_run.status not in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE):
@@ -62,17 +64,19 @@ def status_change(instance: dg.DagsterInstance, run_id: str) -> Optional[Alert]:
     run = record.dagster_run
     previous = instance.get_run_records(
         filters=dg.RunsFilter(job_name=run.job_name, created_before=record.create_timestamp,
-                              statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]),
+                              statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE],
+                              tags=location_runs_tags(location)),
         limit=1)
     previous_run = previous[0].dagster_run if previous else None
+    job = f"{location.name}/{run.job_name}" if location.name else run.job_name  # which portal's job, with several
     if run.status == dg.DagsterRunStatus.FAILURE:
         if previous_run is not None and previous_run.status == dg.DagsterRunStatus.FAILURE:
             return None
         cause = "; ".join(run_failed_reason(RunOutcome.from_storage(instance, run_id))) or "the run failed"
         cause = cause if len(cause) <= MAX_CAUSE else cause[: MAX_CAUSE - 3] + "..."
-        return Alert(FAILING, run.job_name, run_id, cause=cause)
+        return Alert(FAILING, job, run_id, cause=cause)
     if previous_run is not None and previous_run.status == dg.DagsterRunStatus.FAILURE:
-        return Alert(RECOVERED, run.job_name, run_id, previous_run_id=previous_run.run_id)
+        return Alert(RECOVERED, job, run_id, previous_run_id=previous_run.run_id)
     return None
 
 
@@ -134,10 +138,11 @@ def _notify(context: dg.RunStatusSensorContext, job_names: frozenset[str], sync_
     run = context.dagster_run
     if run.job_name not in job_names:
         return dg.SkipReason(f"{run.job_name} is not a sync job")
-    alert = status_change(context.instance, run.run_id)
+    settings = sync_settings.load()
+    alert = status_change(context.instance, run.run_id, settings.location)
     if alert is None:
         return dg.SkipReason(f"{run.job_name}: no change of state")
-    alert_channels.send(alert, sync_settings.load().alerts, bitrix24, context.log)
+    alert_channels.send(alert, settings.alerts, bitrix24, context.log)
     return None
 
 

@@ -10,8 +10,9 @@ from typing import Optional
 import dagster as dg
 
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
-from glyms_b24_pipeline.settings.model import HistorySettings
+from glyms_b24_pipeline.settings.model import SINGLE_PORTAL, HistorySettings, LocationSettings
 from glyms_b24_pipeline.settings.resource import SyncSettings
+from glyms_b24_pipeline.sync.jobs import location_runs_tags
 
 AUDIT_BATCH = 5_000
 RUNS_BATCH = 200
@@ -48,9 +49,10 @@ def prune_audit(db: GlymsDatabase, cutoff: _dt.datetime, *, dry_run: bool = Fals
 
 
 def prune_runs(instance: dg.DagsterInstance, cutoff: _dt.datetime, *, dry_run: bool = False,
-               batch: int = RUNS_BATCH) -> int:
-    """Delete finished runs created before ``cutoff`` with their events; returns how many."""
-    filters = dg.RunsFilter(statuses=FINISHED, created_before=cutoff)
+               batch: int = RUNS_BATCH, location: LocationSettings = SINGLE_PORTAL) -> int:
+    """Delete finished runs created before ``cutoff`` with their events (a named location: only its own);
+    returns how many."""
+    filters = dg.RunsFilter(statuses=FINISHED, created_before=cutoff, tags=location_runs_tags(location))
     if dry_run:
         return instance.get_runs_count(filters)
     total = 0
@@ -64,20 +66,21 @@ def prune_runs(instance: dg.DagsterInstance, cutoff: _dt.datetime, *, dry_run: b
 
 
 def prune(instance: dg.DagsterInstance, db: GlymsDatabase, settings: HistorySettings, *, dry_run: bool = False,
-          now: Optional[_dt.datetime] = None) -> PruneResult:
+          now: Optional[_dt.datetime] = None, location: LocationSettings = SINGLE_PORTAL) -> PruneResult:
     now = now or _dt.datetime.now(_dt.timezone.utc)
     audit_cutoff = now - _dt.timedelta(days=settings.audit_days)
     runs_cutoff = now - _dt.timedelta(days=settings.runs_days)
     return PruneResult(audit_cutoff=audit_cutoff, runs_cutoff=runs_cutoff,
                        audit_rows=prune_audit(db, audit_cutoff, dry_run=dry_run),
-                       runs=prune_runs(instance, runs_cutoff, dry_run=dry_run), dry_run=dry_run)
+                       runs=prune_runs(instance, runs_cutoff, dry_run=dry_run, location=location), dry_run=dry_run)
 
 
 @dg.op(name="prune_history", out=dg.Out(dg.Nothing))
 def prune_history(context: dg.OpExecutionContext, glyms_db: GlymsDatabase, sync_settings: SyncSettings):
     """Deletes audit rows and finished runs older than history.audit_days / history.runs_days."""
-    settings = sync_settings.load().history
-    result = prune(context.instance, glyms_db, settings)
+    all_settings = sync_settings.load()
+    settings = all_settings.history
+    result = prune(context.instance, glyms_db, settings, location=all_settings.location)
     for line in result.lines():
         context.log.info(line)
     context.add_output_metadata({"audit_rows_deleted": result.audit_rows, "runs_deleted": result.runs,
