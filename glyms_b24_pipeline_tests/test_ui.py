@@ -12,6 +12,8 @@ import pytest
 import requests
 import yaml
 
+from glyms_b24_pipeline_tests.processes import stop_process_group
+
 PLAN_QUERY = """{ assetOrError(assetKey: {path: ["sync", "services_plan"]}) {
   ... on Asset { assetMaterializations(limit: 1) { runId metadataEntries { label ... on IntMetadataEntry { intValue } } } } } }"""
 
@@ -111,10 +113,6 @@ def test_dagster_dev_in_a_fresh_checkout_comes_up_without_any_setting(tmp_path):
         locations = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": LOCATIONS_QUERY}, timeout=30).json()
         assert [e["name"] for e in locations["data"]["workspaceOrError"]["locationEntries"]] == [workspace_location_name()]
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_process_group(process)
     # the instance needs no setting (the syncs' sensors still say which variables their runs need)
     assert "DAGSTER_PG_URL" not in log.read_text() and "DagsterHomeException" not in log.read_text()

@@ -7,8 +7,6 @@ found through GraphQL ``pipelineOrError(...).runs``, as the job's Runs tab finds
 ``glyms_b24/outcome`` tag.
 """
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ from glyms_b24_pipeline.runs.launch import CODE_LOCATION_NAME
 from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
 from glyms_b24_pipeline.sync.outcome import COUNTS_TAG, OUTCOME_TAG
 from glyms_b24_pipeline_tests.cli.conftest import CLI, clean_env
+from glyms_b24_pipeline_tests.processes import stop_process_group
 from glyms_b24_pipeline_tests.test_ui import _free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,14 +49,6 @@ def _wait(what, predicate, timeout=180, every=1.0, missing=lambda: ""):
 
 def _start(args, env, log):
     return subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(process):
-    os.killpg(process.pid, signal.SIGINT)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.mark.slow
@@ -148,8 +139,8 @@ def test_runs_started_in_every_way_are_listed_under_their_job_with_their_verdict
         _wait("every run listed with its verdict", listed_with_verdict, timeout=240, every=3,
               missing=lambda: {how: started[how] for how in set(started) - set(listed)})
     finally:
-        _stop(webserver)
-        _stop(daemon)
+        stop_process_group(webserver)
+        stop_process_group(daemon)
         logs.close()
     for how, tags in listed.items():
         assert tags[OUTCOME_TAG] in ("done", "done with problems"), (how, tags)

@@ -1,7 +1,6 @@
 """CLI runs: in this process when no daemon serves the instance, through the daemon's queue when one does."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from glyms_b24_pipeline.runs.launch import CODE_LOCATION_NAME, LAUNCHED_BY_TAG, 
 from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
 from glyms_b24_pipeline.sync.failures import EXIT_CODE_KEY
 from glyms_b24_pipeline.sync.jobs import WRITER_TAG_KEY, portal_identity
+from glyms_b24_pipeline_tests.processes import stop_process_group
 
 REPO = Path(__file__).resolve().parents[2]
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -85,9 +85,5 @@ def test_with_a_daemon_serving_the_instance_the_cli_run_goes_through_its_queue(g
         assert ".dagster/grpc_info" in run.tags  # set by the DefaultRunLauncher
         assert run.run_id in out
     finally:
-        os.killpg(daemon.pid, signal.SIGINT)
-        try:
-            daemon.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
+        stop_process_group(daemon)
         log.close()

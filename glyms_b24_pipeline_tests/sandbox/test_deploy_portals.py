@@ -16,6 +16,7 @@ import yaml
 from glyms_b24_pipeline.runs.instance import SHARED_INSTANCE_CONFIG
 from glyms_b24_pipeline.runs.launch import DEFINITIONS_MODULE
 from glyms_b24_pipeline.settings.model import LocationSettings
+from glyms_b24_pipeline_tests.sandbox.test_deployment import _unit
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -27,14 +28,6 @@ PORTAL_VARIABLES = {"GLYMS_PG_DSN", "GLYMS_B24_CONFIG", "B24_PORTAL_URL", "B24_C
 def _load(path: Path):
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
-
-def _unit(path: Path) -> dict[str, list[str]]:
-    entries: dict[str, list[str]] = {}
-    for line in path.read_text().splitlines():
-        if "=" in line and not line.startswith(("#", "[")):
-            key, value = line.split("=", 1)
-            entries.setdefault(key.strip(), []).append(value.strip())
-    return entries
 
 
 def test_the_repository_instance_gives_each_portal_one_writer_slot():
