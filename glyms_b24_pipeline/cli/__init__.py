@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Optional, Sequence
 
+from glyms_b24_pipeline.cli.i18n import activate, choose_language, lang_from_argv
 from glyms_b24_pipeline.cli.legacy import translate as translate_legacy
 from glyms_b24_pipeline.cli.logs import configure_logging
 from glyms_b24_pipeline.cli.output import silence_stdout
@@ -20,6 +21,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from bitrix24_emulator.cli import main as emulator_main
 
             return emulator_main(argv[position + 1 :])
+    activate(choose_language(lang_from_argv(argv)))
     try:
         legacy = translate_legacy(argv)
     except OperatorError as exc:

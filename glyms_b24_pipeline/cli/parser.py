@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from glyms_b24_pipeline.cli import changelog, glyms, history, mappings, portal, repair, sandbox, sync
+from glyms_b24_pipeline.cli import changelog, explain, glyms, history, mappings, portal, repair, sandbox, sync
+from glyms_b24_pipeline.cli.i18n import LANGUAGES
 
 #: the command families, in the order ``--help`` lists them; each adds its commands and their handlers
-FAMILIES = (glyms, portal, mappings, sync, changelog, repair, sandbox, history)
+FAMILIES = (glyms, portal, mappings, sync, changelog, repair, explain, sandbox, history)
 
 
 def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -15,6 +16,8 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     # there the default is SUPPRESS so a subcommand never resets what was given before it.
     default: dict = {"default": argparse.SUPPRESS} if suppress else {}
     parser.add_argument("--config", help="YAML settings file (default: $GLYMS_B24_CONFIG, else built-in legacy values)",
+                        **default)
+    parser.add_argument("--lang", choices=LANGUAGES, help="es (default) or en; else $GLYMS_B24_LANG, else the locale",
                         **default)
     parser.add_argument("--debug", action="store_true", help="verbose logging of glyms-b24 itself (methods and sizes; never tokens)",
                         **default)

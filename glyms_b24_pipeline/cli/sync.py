@@ -74,6 +74,8 @@ class SyncRunSummary:
                 rows = "1 row" if push["not_synced"] == 1 else f"{push['not_synced']} rows"
                 out.append(f"  {spec.name} not synced: {rows}, e.g. {push.get('first_not_synced')} "
                            "(all of them: glyms-b24 audit --status skipped, or glyms_b24.sync_audit)")
+            if push.get("explain_failed") or push.get("explain_not_synced"):
+                out.append(f"  why one row is so: {push.get('explain_failed') or push.get('explain_not_synced')}")
         out += [f"  check failed: {name}" for name in self.failed_checks]
         out += [f"  error: {line}" for line in self.failures]
         return out

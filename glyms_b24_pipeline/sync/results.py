@@ -56,6 +56,7 @@ def push_metadata(
     counters_before: Mapping[str, float],
     counters_after: Mapping[str, float],
     extra: Optional[Mapping[str, Any]] = None,
+    what: str = "",
 ) -> dict[str, Any]:
     """Numeric counts per action and outcome, the request counters of the push, the failures table."""
     failed = [o for o in outcomes if not o.ok]
@@ -69,16 +70,31 @@ def push_metadata(
         "duration_seconds": round(duration, 3),
         **{key: round(counters_after[key] - counters_before.get(key, 0), 3) for key in counters_after},
     }
+    if failed and what:
+        metadata["explain_failed"] = explain_command(what, failed[0].glyms_key)
     if failed:
         metadata["failures"] = dg.MetadataValue.md(markdown_table(
             ["Glyms key", "action", "error"], [(o.glyms_key, action_of(o.change), "; ".join(o.errors)) for o in failed[:40]]))
     return metadata
 
 
-def not_synced_metadata(rows: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """Rows the plan could not write (invalid data, duplicate keys): how many, and the first ones with why."""
-    return {"not_synced": len(rows),
-            "first_not_synced": "; ".join(f"{key}: {reason}" for key, reason in rows[:5]) or "none"}
+#: the ``glyms-b24 explain`` subject of each sync's entity (a push's ``what``)
+EXPLAIN_SUBJECTS = {"service": "service", "company": "customer"}
+
+
+def explain_command(what: str, key: str) -> str:
+    """The command that shows one row on one screen (both sides, its log, its audit, the next plan)."""
+    return f"glyms-b24 explain {EXPLAIN_SUBJECTS.get(what, what)} {key}"
+
+
+def not_synced_metadata(rows: Sequence[tuple[str, str]], what: str = "") -> dict[str, Any]:
+    """Rows the plan could not write (invalid data, duplicate keys): how many, the first ones with why, and
+    the command that explains the first one."""
+    metadata: dict[str, Any] = {"not_synced": len(rows),
+                                "first_not_synced": "; ".join(f"{key}: {reason}" for key, reason in rows[:5]) or "none"}
+    if rows and what:
+        metadata["explain_not_synced"] = explain_command(what, rows[0][0])
+    return metadata
 
 
 #: the columns of a push's asset value, one row per change
@@ -119,6 +135,6 @@ def pushed_result(context: Any, outcomes: Sequence[ChangeOutcome[Any]], *, what:
     return dg.MaterializeResult(
         value=outcome_table(outcomes, action_of=action_of),
         metadata=push_metadata(outcomes, action_of=action_of, duration=duration, counters_before=counters_before,
-                               counters_after=counters_after, extra=extra),
+                               counters_after=counters_after, extra=extra, what=what),
         check_results=[push_failure_check(outcomes)],
     )

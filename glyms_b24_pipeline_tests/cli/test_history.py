@@ -18,7 +18,7 @@ from glyms_b24_pipeline.runs.instance import open_instance
 from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
 
 TEXT_METADATA = {"work_order_types", "mass_deactivation_guard", "plan_recomputed", "changes", "failures", "preview",
-                 "dry_run", "first_not_synced", "path"}  # path: where the IO manager stored the value
+                 "dry_run", "first_not_synced", "explain_not_synced", "explain_failed", "path"}  # path: where the IO manager stored the value
 
 
 @pytest.fixture

@@ -372,7 +372,7 @@ def _push(context: Any, plan: CompanySyncPlan, dry_run: bool, allow_mass_deletio
                          counters_before=before, counters_after=client.counters.as_metadata(),
                          extra={**{k: counts[k] for k in ("unchanged", "invalid", "duplicate", "target_missing",
                                                           "link_candidate", "log_rows")},
-                                "plan_recomputed": recomputed or "no", **not_synced_metadata(not_synced)})
+                                "plan_recomputed": recomputed or "no", **not_synced_metadata(not_synced, "company")})
 
 
 def _write(run_id: str, plan: CompanySyncPlan, client: Any, lock: Any, glyms_db: GlymsDatabase, change_log: ChangeLog,

@@ -245,7 +245,7 @@ def services_push(
     return pushed_result(context, outcomes, what="service", action_of=_action, duration=time.monotonic() - started,
                          counters_before=before, counters_after=client.counters.as_metadata(),
                          extra={"skipped_invalid": len(not_synced), "plan_recomputed": recomputed or "no",
-                                **not_synced_metadata([(c.xml_id, c.reason) for c in not_synced])})
+                                **not_synced_metadata([(c.xml_id, c.reason) for c in not_synced], "service")})
 
 
 def _action(change: Any) -> str:
