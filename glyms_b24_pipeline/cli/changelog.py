@@ -18,8 +18,11 @@ def requeue_command(args: argparse.Namespace) -> int:
             "customer_ids": args.customer or None,
             "parked_only": not args.all_errors,
             "max_attempts": settings.max_attempts,
+            "target_missing": bool(args.target_missing),
         })
     which = "filas en ERROR" if args.all_errors else f"filas estacionadas tras {settings.max_attempts} intentos"
+    if args.target_missing:
+        which += " o TARGET_MISSING"
     customers = len({row["id_cliente"] for row in rows})
     print(f"{len(rows)} {which} vuelven a PENDING ({customers} clientes) en {describe_dsn(dsn)}; "
           "el próximo sync de empresas las procesa")
@@ -32,4 +35,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     requeue.add_argument("--customer", type=int, action="append", default=[], help="rows of this id_cliente (repeatable)")
     requeue.add_argument("--all-errors", action="store_true",
                          help="also rows that failed for good (invalid data) once you fixed them, not only parked ones")
+    requeue.add_argument("--target-missing", action="store_true",
+                         help="also rows in TARGET_MISSING (the legacy script's lost updates), e.g. after a reconciliation")
     requeue.set_defaults(handler=requeue_command)
