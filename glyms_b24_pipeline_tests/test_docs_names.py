@@ -201,3 +201,47 @@ def test_every_database_owner_the_docs_create_is_a_role_they_created_first():
             before = text[: match.start()]
             assert re.search(rf"createuser\b[^\n]*\b{match.group(1)}\b", before), (
                 f"{where}: createdb -O {match.group(1)} before the role {match.group(1)} is created")
+
+
+def glossary() -> str:
+    text = MANUAL.read_text(encoding="utf-8")
+    start = text.index("### 11.2 Glosario")
+    return text[start : text.index("\n## ", start)]
+
+
+def glossary_names() -> set[str]:
+    return {name for cell in re.findall(r"^\| ([^|]+) \|", glossary(), re.M) for name in re.findall(r"`([^`]+)`", cell)}
+
+
+def test_the_glossary_names_every_asset_and_check():
+    names = dagster_names()
+    listed = glossary_names()
+    assert names["asset"] <= listed, sorted(names["asset"] - listed)
+    assert names["check_name"] <= listed, sorted(names["check_name"] - listed)
+
+
+def _action_outcome(key: str) -> bool:
+    return bool(re.fullmatch(r"[a-z_]+_(success|failed)", key)) and key not in ("failed",)
+
+
+def test_the_glossary_names_every_metadata_key_of_real_runs(glyms_dsn, portal):
+    """Every metadata key a services run, a change-log run and a reconciliation record, on the sandbox's data
+    (with its invalid rows, so the not-synced keys appear too), a dry run's included."""
+    from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
+    from glyms_b24_pipeline_tests.defs.companies.conftest import consume, make_resources, reconcile
+    from glyms_b24_pipeline_tests.sandbox.test_hostile_corpus import _run_services
+
+    seed_glyms(glyms_dsn, services=30, customers=20, seed=3)
+    resources = make_resources(glyms_dsn, portal)
+    results = [consume(resources, dry_run=True), _run_services(glyms_dsn, portal), consume(resources),
+               reconcile(resources)]
+    keys: set[str] = set()
+    for result in results:
+        for event in result.get_asset_materialization_events():
+            keys |= set(event.event_specific_data.materialization.metadata)
+        for evaluation in result.get_asset_check_evaluations():
+            keys |= set(evaluation.metadata)
+    assert {"explain_not_synced", "first_not_synced", "b24_requests"} <= keys
+    listed = glossary_names()
+    missing = sorted(k for k in keys if k not in listed and not _action_outcome(k))
+    assert not missing, f"add these metadata keys to the manual's glossary (11.2): {missing}"
