@@ -15,7 +15,9 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 import dagster as dg
 
+from glyms_b24_pipeline.cli.i18n import _
 from glyms_b24_pipeline.cli.portal import format_table
+from glyms_b24_pipeline.cli.reasons import translated
 from glyms_b24_pipeline.cli.sync import sync_types
 from glyms_b24_pipeline.definitions import syncs_named
 from glyms_b24_pipeline.defs.maintenance.retention import prune
@@ -40,7 +42,7 @@ def parse_since(text: Optional[str], *, now: Optional[_dt.datetime] = None) -> O
     try:
         moment = _dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ConfigError(f"--since {text!r}: use una fecha (2026-11-01), horas (24h) o días (7d)") from None
+        raise ConfigError(_("--since {text}: use a date (2026-11-01), hours (24h) or days (7d)").format(text=repr(text))) from None
     return moment if moment.tzinfo else moment.astimezone()  # a bare date or time is local
 
 
@@ -143,11 +145,12 @@ def freshness_lines(instance: Any, sync_type: str) -> list[str]:
     for spec in syncs_named(None if sync_type == "all" else [sync_type]):
         event = instance.get_latest_materialization_event(spec.push_key)
         if event is None:
-            lines.append(f"{spec.name}: nunca terminó un push (never pushed)")
+            lines.append(_("{sync}: never pushed").format(sync=spec.name))
             continue
         hours = (time.time() - event.timestamp) / 3600
-        state = "ATRASADO (stale)" if hours > max_age else "al día"
-        lines.append(f"{spec.name}: último push hace {hours:.1f} h, {state} (límite {max_age:g} h)")
+        state = _("STALE") if hours > max_age else _("up to date")
+        lines.append(_("{sync}: last push {hours:.1f} h ago, {state} (limit {limit:g} h)").format(
+            sync=spec.name, hours=hours, state=state, limit=max_age))
     return lines
 
 
@@ -164,9 +167,10 @@ def history_command(args: argparse.Namespace) -> int:
             print(json.dumps(rows, ensure_ascii=False, indent=2))
             return 0
         if not rows:
-            print("sin ejecuciones (no runs)" + (f" desde {since:%Y-%m-%d %H:%M}" if since else ""))
+            print(_("no runs since {since}").format(since=f"{since:%Y-%m-%d %H:%M}") if since else _("no runs"))
         else:
-            _emit_table(["run", "job", "status", "start", "duration", "written", "failed", "requests"],
+            _emit_table([_("run"), _("job"), _("status"), _("start"), _("duration"), _("written"), _("failed"),
+                         _("requests")],
                         [(r["run_id"], r["job"], r["status"], r["started"] or r["created"],
                           _duration(r["duration_seconds"]), r["written"], r["failed"], r["requests"]) for r in rows])
         for line in freshness_lines(instance, args.sync_type):
@@ -189,7 +193,7 @@ def audit_rows(dsn: str, *, since: Optional[_dt.datetime] = None, status: Option
 
 @quiet_on_closed_pipe
 def audit_command(args: argparse.Namespace) -> int:
-    dsn = require_env("GLYMS_PG_DSN", "DSN of the Glyms PostgreSQL database")
+    dsn = require_env("GLYMS_PG_DSN", _("DSN of the Glyms PostgreSQL database"))
     rows = audit_rows(dsn, since=parse_since(args.since), status=args.status, glyms_key=args.key, entity=args.entity,
                       run_id=args.run, limit=args.limit)
     if args.format == "json":
@@ -200,7 +204,7 @@ def audit_command(args: argparse.Namespace) -> int:
         writer.writerows([[_local(row["recorded_at"]) if c == "recorded_at" else row[c] for c in AUDIT_COLUMNS]
                           for row in rows])
     elif not rows:
-        print("sin filas de auditoría (no audit rows match)")
+        print(_("no audit rows match"))
     else:
         _emit_table(AUDIT_COLUMNS, [[_local(row["recorded_at"]) if c == "recorded_at" else row[c] for c in AUDIT_COLUMNS]
                                     for row in rows])
@@ -213,10 +217,10 @@ def audit_command(args: argparse.Namespace) -> int:
 def prune_command(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
-    dsn = require_env("GLYMS_PG_DSN", "DSN of the Glyms PostgreSQL database")
+    dsn = require_env("GLYMS_PG_DSN", _("DSN of the Glyms PostgreSQL database"))
     with open_instance() as instance:
         result = prune(instance, GlymsDatabase(dsn=dsn), settings.history, dry_run=args.dry_run)
-    print("\n".join(result.lines()))
+    print("\n".join(translated(line) for line in result.lines()))
     return 0
 
 
@@ -226,32 +230,32 @@ def init_instance_command(args: argparse.Namespace) -> int:
     url = storage_url(home)
     with open_instance(home):
         pass
-    where = f"PostgreSQL {describe_url(url)}" if url else f"SQLite en {home}"
-    print(f"instancia de Dagster lista (instance ready): {where}")
+    where = f"PostgreSQL {describe_url(url)}" if url else _("SQLite in {home}").format(home=home)
+    print(_("Dagster instance ready: {where}").format(where=where))
     return 0
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    history = commands.add_parser("history", help="list recent runs with their counts (run history)")
-    history.add_argument("--since", help="from 2026-11-01, or the last 24h / 7d")
+    history = commands.add_parser("history", help=_("list recent runs with their counts (run history)"))
+    history.add_argument("--since", help=_("from 2026-11-01, or the last 24h / 7d"))
     history.add_argument("--type", dest="sync_type", choices=sync_types(), default="all")
-    history.add_argument("--limit", type=int, default=20, help="newest N runs (default 20)")
+    history.add_argument("--limit", type=int, default=20, help=_("newest N runs (default 20)"))
     history.add_argument("--format", choices=["table", "json"], default="table")
     history.set_defaults(handler=history_command)
 
-    audit = commands.add_parser("audit", help="search the row-level audit of writes (glyms_b24.sync_audit)")
-    audit.add_argument("--since", help="from 2026-11-01, or the last 24h / 7d")
+    audit = commands.add_parser("audit", help=_("search the row-level audit of writes (glyms_b24.sync_audit)"))
+    audit.add_argument("--since", help=_("from 2026-11-01, or the last 24h / 7d"))
     audit.add_argument("--status", choices=["sent", "success", "failed", "skipped"])
-    audit.add_argument("--key", help="a Glyms key (service xmlId, customer code)")
-    audit.add_argument("--entity", help="e.g. service, service_price, company")
-    audit.add_argument("--run", metavar="RUN_ID", help="rows of one run")
-    audit.add_argument("--limit", type=int, default=200, help="newest N rows (default 200)")
+    audit.add_argument("--key", help=_("a Glyms key (service xmlId, customer id)"))
+    audit.add_argument("--entity", help=_("e.g. service, service_price, company"))
+    audit.add_argument("--run", metavar="RUN_ID", help=_("rows of one run"))
+    audit.add_argument("--limit", type=int, default=200, help=_("newest N rows (default 200)"))
     audit.add_argument("--format", choices=["table", "json", "csv"], default="table")
     audit.set_defaults(handler=audit_command)
 
-    prune = commands.add_parser("prune", help="delete audit rows and runs older than history.audit_days / runs_days")
-    prune.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    prune = commands.add_parser("prune", help=_("delete audit rows and runs older than history.audit_days / runs_days"))
+    prune.add_argument("--dry-run", action="store_true", help=_("only count what would be deleted"))
     prune.set_defaults(handler=prune_command)
 
-    init = commands.add_parser("init-instance", help="create or migrate Dagster's storage once (before the services start)")
+    init = commands.add_parser("init-instance", help=_("create or migrate Dagster's storage once (before the services start)"))
     init.set_defaults(handler=init_instance_command)

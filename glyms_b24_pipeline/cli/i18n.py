@@ -12,6 +12,7 @@ Logs for developers and Dagster's UI (asset, check and metadata names) stay Engl
 
 from __future__ import annotations
 
+import argparse
 import gettext
 import os
 from pathlib import Path
@@ -66,9 +67,12 @@ def activate(language: str) -> None:
     _language = language if language in LANGUAGES else DEFAULT_LANGUAGE
     if _language == "en":
         _translation = gettext.NullTranslations()
-        return
-    # a missing catalog is a broken install, not a reason to print another language quietly
-    _translation = gettext.translation(DOMAIN, LOCALE_DIR, languages=[_language])
+    else:
+        # a missing catalog is a broken install, not a reason to print another language quietly
+        _translation = gettext.translation(DOMAIN, LOCALE_DIR, languages=[_language])
+    # argparse's own words (usage, errors, --help) through the same catalog: it looks them up at call time
+    argparse._ = _  # type: ignore[attr-defined]
+    argparse.ngettext = ngettext  # type: ignore[attr-defined]
 
 
 def language() -> str:

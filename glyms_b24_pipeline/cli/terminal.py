@@ -13,6 +13,7 @@ from rich import progress as rich_progress
 from rich.console import Console
 
 from glyms_b24_pipeline.bitrix24.progress import Progress, Reporter
+from glyms_b24_pipeline.cli.i18n import _
 
 #: plain mode: at most one progress line per this many seconds (the last one always shows)
 PLAIN_EVERY_SECONDS = 10.0
@@ -44,12 +45,13 @@ class PlainLines:
             if not finished and last is not None and now - last < PLAIN_EVERY_SECONDS:
                 return
             self._last_line[progress.sync] = now
-        requests = f", {progress.requests} peticiones" if progress.requests is not None else ""
-        self._write(f"  {progress.sync}: {progress.done}/{progress.total} cambios escritos{requests}")
+        requests = _(", {requests} requests").format(requests=progress.requests) if progress.requests is not None else ""
+        self._write(_("  {sync}: {done}/{total} changes written").format(sync=progress.sync, done=progress.done,
+                                                                         total=progress.total) + requests)
 
     def waiting(self, seconds: float) -> None:
         if seconds >= PLAIN_WAIT_WORTH_A_LINE_SECONDS:
-            self._write(f"  esperando {seconds:.0f} s por el límite de Bitrix24")
+            self._write(_("  waiting {seconds:.0f} s for the Bitrix24 limit").format(seconds=seconds))
 
 
 class LiveBar:
@@ -58,7 +60,7 @@ class LiveBar:
     def __init__(self, stream: Optional[TextIO] = None):
         self._progress = rich_progress.Progress(
             rich_progress.TextColumn("{task.description}"), rich_progress.BarColumn(), rich_progress.MofNCompleteColumn(),
-            rich_progress.TextColumn("{task.fields[requests]} peticiones"), rich_progress.TextColumn("{task.fields[wait]}"),
+            rich_progress.TextColumn("{task.fields[requests]} " + _("requests")), rich_progress.TextColumn("{task.fields[wait]}"),
             rich_progress.TimeElapsedColumn(),
             console=Console(file=stream or sys.stdout), transient=True, refresh_per_second=4,
             redirect_stdout=False, redirect_stderr=False,
@@ -83,7 +85,7 @@ class LiveBar:
 
     def _wait_text(self) -> str:
         remaining = self._wait_until - time.monotonic()
-        return f"esperando {remaining:.0f} s (límite de Bitrix24)" if remaining >= 0.5 else ""
+        return _("waiting {seconds:.0f} s (Bitrix24 limit)").format(seconds=remaining) if remaining >= 0.5 else ""
 
     def _tick(self) -> None:  # the countdown moves while the client sleeps and reports nothing
         while not self._stop.wait(0.25):

@@ -48,11 +48,11 @@ def test_history_lists_runs_newest_first_with_their_counts(synced, emulator, cap
 
     assert main(["history", "--type", "services", "--limit", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["run", "job", "status", "start", "duration", "written", "failed", "requests"]
+    assert lines[0].split() == ["ejecución", "job", "estado", "inicio", "duración", "escritos", "fallidos", "peticiones"]
     assert set(lines[1]) <= {"-", " "} and lines[2].startswith(dry["run_id"] + "  services_sync  SUCCESS")
     assert lines[3].startswith("services: último push hace 0.0 h, al día (límite 26 h)")
     assert main(["history", "--since", "2099-01-01"]) == 0
-    assert capsys.readouterr().out.startswith("sin ejecuciones (no runs) desde 2099-01-01")
+    assert capsys.readouterr().out.startswith("sin ejecuciones desde 2099-01-01")
 
     # every count of the run is numeric metadata, which the UI plots over time
     with open_instance() as instance:
@@ -74,7 +74,7 @@ def test_audit_filters_rows_and_prints_table_json_or_csv(synced, capsys):
     found = json.loads(capsys.readouterr().out)
     assert [(r["glyms_key"], r["entity"]) for r in found] == [(key, "service")]
     assert main(["audit", "--key", key, "--since", "2099-01-01"]) == 0
-    assert capsys.readouterr().out.strip() == "sin filas de auditoría (no audit rows match)"
+    assert capsys.readouterr().out.strip() == "sin filas de auditoría"
     assert main(["audit", "--status", "skipped"]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:3] == ["recorded_at", "run_id", "entity"] and "skipped" in table[2]
@@ -116,7 +116,7 @@ def test_prune_deletes_old_audit_rows_and_old_runs_dry_run_only_counts(synced, g
     assert "auditoría: 12 filas anteriores a" in out and "historial: 1 ejecuciones anteriores a" in out
     assert "se borrarían" in out
     assert main(["prune"]) == 0
-    assert "borradas (deleted)" in capsys.readouterr().out
+    assert "borradas" in capsys.readouterr().out
     with open_instance() as instance:
         assert instance.get_run_by_id(old_run) is None and instance.all_logs(old_run) == []
     with psycopg2.connect(glyms_dsn) as conn, conn.cursor() as cur:
