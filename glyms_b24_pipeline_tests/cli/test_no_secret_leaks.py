@@ -170,7 +170,7 @@ def test_no_secret_reaches_any_output_log_history_or_table(glyms_dsn, password_d
     add_service_version(glyms_dsn, 1, descripcion="Hemograma completo (webhook)")  # something to write
     webhook_run = _cli("--debug", "sync", "--type", "all", env=webhook)
     assert webhook_run.returncode in (0, 1), webhook_run.stdout + webhook_run.stderr
-    assert "services push: 1 services written" in webhook_run.stdout
+    assert "push de services: 1 servicios escritos" in webhook_run.stdout
     outputs.update({"webhook sync stdout": webhook_run.stdout, "webhook sync stderr": webhook_run.stderr})
 
     # the failure paths: an error message is where a URL or a DSN would most likely slip through
