@@ -177,7 +177,7 @@ def test_no_secret_reaches_any_output_log_history_or_table(glyms_dsn, password_d
     revoked_code = f"wh{secrets.token_hex(12)}"  # a webhook the portal does not know (deleted by an admin)
     refused = _cli("--debug", "sync", "--type", "all",
                    env={**webhook, "B24_WEBHOOK_URL": f"{emulator.portal_url}/rest/1/{revoked_code}/"})
-    assert refused.returncode == 2 and "check B24_WEBHOOK_URL" in refused.stdout, refused.stdout
+    assert refused.returncode == 2 and "revise B24_WEBHOOK_URL" in refused.stdout, refused.stdout
     unreachable = _closed_port()
     db_params = psycopg2.extensions.parse_dsn(dsn)
     db_params["port"] = str(unreachable)
