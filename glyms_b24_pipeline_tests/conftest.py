@@ -170,3 +170,13 @@ def sqlite_dagster_home(tmp_path, monkeypatch):
     write_instance_yaml(home, None)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def _command_line_language():
+    """Each test starts with the command line's default language (Spanish); main() sets it per run, but
+    a test that prints through the CLI's helpers without main() must not inherit the previous test's."""
+    from glyms_b24_pipeline.cli.i18n import activate
+
+    activate("es")
+    yield

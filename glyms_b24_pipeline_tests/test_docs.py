@@ -60,3 +60,41 @@ def test_the_spanish_manual_covers_every_command_and_every_one_line_error_it_lis
                     "repair services", "repair companies", "repair.services_keep"):
         assert command in manual, command
     assert "https://oauth.bitrix.info" in manual and "B24_OAUTH_URL" in manual
+
+
+def manual_section(number: str) -> str:
+    text = (ROOT / "docs" / "es" / "manual_operador.md").read_text(encoding="utf-8")
+    heading = re.search(rf"^#{{2,3}} {re.escape(number)} [^\n]*\n", text, re.M)
+    assert heading, number
+    end = re.search(r"^#{2,3} \d", text[heading.end() :], re.M)
+    return text[heading.start() : heading.end() + end.start() if end else None]
+
+
+def table_keys(text: str) -> list[str]:
+    """The first column of a markdown table's rows, as written between backticks (several per cell too)."""
+    keys = []
+    for cell in re.findall(r"^\| ([^|]+) \|", text, re.M):
+        keys += re.findall(r"`([^`]+)`", cell) or ([cell.strip()] if cell.strip().isdigit() else [])
+    return keys
+
+
+def test_the_spanish_manual_lists_the_same_settings_and_variables_as_the_readme():
+    english = readme_section("Configuration reference")
+    spanish = manual_section("4.5")
+    assert table_keys(spanish) == table_keys(english)  # the same keys and variables, in the same order
+    assert len(table_keys(spanish)) > 60
+    assert set(settings_keys()) <= set(table_keys(spanish))
+
+
+def test_the_spanish_manual_lists_the_same_exit_codes_as_the_readme():
+    english = readme_section("Command line")
+    english = english[english.index("### Exit codes") :]
+    spanish = manual_section("7.2")
+    codes = table_keys(english[: english.index("\n## ") if "\n## " in english else None])
+    assert codes == ["0", "1", "2", "3", "130"]
+    assert table_keys(spanish[spanish.index("| código de salida |") :]) == codes
+
+
+def test_the_parity_check_catches_a_missing_key():
+    spanish = manual_section("4.5").replace("| `writer.lock_wait_seconds` |", "| `writer.lock_wait` |")
+    assert table_keys(spanish) != table_keys(readme_section("Configuration reference"))

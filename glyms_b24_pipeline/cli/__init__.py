@@ -5,9 +5,11 @@ from __future__ import annotations
 import sys
 from typing import Optional, Sequence
 
+from glyms_b24_pipeline.cli.i18n import _, activate, choose_language, lang_from_argv
 from glyms_b24_pipeline.cli.legacy import translate as translate_legacy
 from glyms_b24_pipeline.cli.logs import configure_logging
 from glyms_b24_pipeline.cli.output import silence_stdout
+from glyms_b24_pipeline.cli.reasons import translated
 from glyms_b24_pipeline.settings.errors import OperatorError
 
 
@@ -20,10 +22,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from bitrix24_emulator.cli import main as emulator_main
 
             return emulator_main(argv[position + 1 :])
+    activate(choose_language(lang_from_argv(argv)))
     try:
         legacy = translate_legacy(argv)
     except OperatorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {translated(str(exc))}", file=sys.stderr)
         return exc.exit_code
     if legacy.notice:
         print(legacy.notice, file=sys.stderr)
@@ -35,13 +38,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except OperatorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # one line, in the run's language: messages composed below the command line are English
+        print(f"error: {translated(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # the reader of stdout went away (`| head`): nothing is wrong with the work itself
         silence_stdout()
         return 0
     except KeyboardInterrupt:
-        print("interrumpido", file=sys.stderr)
+        print(_("interrupted"), file=sys.stderr)
         return 130
 

@@ -16,11 +16,12 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Callable, Optional, TextIO
 from urllib.parse import parse_qs, urlsplit
 
+from glyms_b24_pipeline.cli.i18n import _, language
 from glyms_b24_pipeline.settings.errors import ConfigError, OperatorError
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
 
-_PAGE = """<!doctype html><html lang="es"><head><meta charset="utf-8"><title>glyms-b24</title></head>
+_PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>glyms-b24</title></head>
 <body><h1>{title}</h1><p>{text}</p></body></html>"""
 
 
@@ -45,8 +46,8 @@ class ListenAddress:
         parts = urlsplit(redirect_uri.strip())
         if parts.scheme != "http" or not parts.hostname:
             raise ConfigError(
-                f"--listen necesita un redirect_uri http://HOST:PUERTO/RUTA, no {redirect_uri!r} "
-                "(bitrix24.redirect_uri o --redirect-uri)")
+                _("--listen needs a redirect_uri http://HOST:PORT/PATH, not {uri} (bitrix24.redirect_uri or "
+                  "--redirect-uri)").format(uri=repr(redirect_uri)))
         return cls(bind=bind, port=port if port is not None else (parts.port or 80), path=_normal_path(parts.path))
 
 
@@ -83,12 +84,12 @@ class RedirectListener:
             self._server = HTTPServer((address.bind, address.port), Handler)
         except OSError as exc:
             raise ConfigError(
-                f"no se puede escuchar en {address.bind}:{address.port} ({exc.strerror or exc}); "
-                "use --port o un redirect_uri con un puerto libre mayor que 1024") from None
+                _("cannot listen on {bind}:{port} ({reason}); use --port or a redirect_uri with a free port above "
+                  "1024").format(bind=address.bind, port=address.port, reason=exc.strerror or exc)) from None
         self.port = self._server.server_address[1]
 
     def _reply(self, request: BaseHTTPRequestHandler, status: int, title: str, text: str) -> None:
-        body = _PAGE.format(title=title, text=text).encode("utf-8")
+        body = _PAGE.format(lang=language(), title=title, text=text).encode("utf-8")
         request.send_response(status)
         request.send_header("Content-Type", "text/html; charset=utf-8")
         request.send_header("Content-Length", str(len(body)))
@@ -98,25 +99,25 @@ class RedirectListener:
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(request.path)
         if _normal_path(parts.path) != self.address.path:
-            self._reply(request, 404, "No encontrado", "Esta no es la dirección de redirección de glyms-b24.")
+            self._reply(request, 404, _("Not found"), _("This is not the redirect address of glyms-b24."))
             return
         params = {key: values[0] for key, values in parse_qs(parts.query).items()}
         if not secrets.compare_digest(params.get("state", ""), self.state):
-            self._reply(request, 400, "Autorización rechazada",
-                        "El parámetro state no coincide con el de esta ejecución de glyms-b24 auth --listen.")
-            self._warn("aviso: redirección rechazada: su state no es el de esta ejecución "
-                       "(¿una pestaña vieja u otra autorización?); sigo esperando la correcta")
+            self._reply(request, 400, _("Authorisation refused"),
+                        _("The state parameter does not match this run of glyms-b24 auth --listen."))
+            self._warn(_("warning: redirect refused: its state is not this run's (an old tab, or another "
+                         "authorisation?); still waiting for the right one"))
             return
         if params.get("error"):
             self._outcome = _Outcome(error=params.get("error_description") or params["error"], params=params)
-            self._reply(request, 400, "Autorización rechazada", "Bitrix24 no concedió el acceso; vea la terminal.")
+            self._reply(request, 400, _("Authorisation refused"), _("Bitrix24 did not grant access; see the terminal."))
         elif params.get("code"):
             self._outcome = _Outcome(code=params["code"], params=params)
-            self._reply(request, 200, "Autorización recibida",
-                        "glyms-b24 recibió el código y guarda los tokens. Puede cerrar esta pestaña.")
+            self._reply(request, 200, _("Authorisation received"),
+                        _("glyms-b24 received the code and stores the tokens. You may close this tab."))
         else:
-            self._reply(request, 400, "Falta el código", "La redirección no trae el parámetro code.")
-            self._warn("aviso: llegó una redirección sin code; sigo esperando")
+            self._reply(request, 400, _("The code is missing"), _("The redirect carries no code parameter."))
+            self._warn(_("warning: a redirect without code arrived; still waiting"))
             return
         self._arrived.set()
 
@@ -128,14 +129,14 @@ class RedirectListener:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise AuthorisationTimeout(
-                        f"no llegó la redirección de Bitrix24 en {timeout_seconds:.0f} s; "
-                        "repita glyms-b24 auth --listen (o use --timeout)")
+                        _("no redirect from Bitrix24 arrived in {seconds:.0f} s; run glyms-b24 auth --listen again "
+                          "(or use --timeout)").format(seconds=timeout_seconds))
                 self._server.timeout = min(remaining, 1.0)
                 self._server.handle_request()
         finally:
             self._server.server_close()
         if self._outcome.error:
-            raise AuthorisationRefused(f"Bitrix24 rechazó la autorización: {self._outcome.error}")
+            raise AuthorisationRefused(_("Bitrix24 refused the authorisation: {error}").format(error=self._outcome.error))
         return self._outcome
 
 
@@ -151,8 +152,9 @@ def listen_for_code(redirect_uri: str, authorize_url: Callable[[str], str], *, p
     state = new_state()
     listener = RedirectListener(ListenAddress.from_redirect_uri(redirect_uri, port=port, bind=bind), state)
     where = f"http://{listener.address.bind}:{listener.port}{listener.address.path}"
-    print(f"esperando la redirección en {where} (hasta {timeout_seconds:.0f} s; Ctrl-C para cancelar)", file=out)
-    print("Abra esta URL en el navegador e inicie sesión en Bitrix24 (open this URL and authorise):", file=out)
+    print(_("waiting for the redirect on {where} (up to {seconds:.0f} s; Ctrl-C to cancel)").format(
+        where=where, seconds=timeout_seconds), file=out)
+    print(_("Open this URL in the browser and log in to Bitrix24:"), file=out)
     print(f"   {authorize_url(state)}", file=out, flush=True)
     outcome = listener.wait(timeout_seconds)
     assert outcome.code is not None

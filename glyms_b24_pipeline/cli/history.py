@@ -15,8 +15,10 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 import dagster as dg
 
+from glyms_b24_pipeline.cli.i18n import _
 from glyms_b24_pipeline.cli.output import emit
 from glyms_b24_pipeline.cli.portal import format_table
+from glyms_b24_pipeline.cli.reasons import N_, translated
 from glyms_b24_pipeline.cli.sync import sync_types
 from glyms_b24_pipeline.definitions import SYNCS, syncs_named
 from glyms_b24_pipeline.defs.maintenance.retention import prune
@@ -42,7 +44,7 @@ def parse_since(text: Optional[str], *, now: Optional[_dt.datetime] = None) -> O
     try:
         moment = _dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ConfigError(f"--since {text!r}: use una fecha (2026-11-01), horas (24h) o días (7d)") from None
+        raise ConfigError(_("--since {text}: use a date (2026-11-01), hours (24h) or days (7d)").format(text=repr(text))) from None
     return moment if moment.tzinfo else moment.astimezone()  # a bare date or time is local
 
 
@@ -160,11 +162,11 @@ def _verdict_columns(instance: Any, run: dg.DagsterRun) -> dict[str, Any]:
 
 
 #: the tables a run's materialisations and checks hold about single rows (metadata key -> what)
-ROW_TABLES = {"failures": "writes that failed", "not_synced_rows": "rows not synced",
-              "rows_in_error_rows": "change-log rows in ERROR", "excluded_rows": "rows excluded on purpose",
-              "link_candidate_rows": "link candidates", "services_affected_rows": "services without a mapping",
-              "unpriced_rows": "services without a valid price", "unmapped_rows": "customers without a mapping",
-              "invalid_emails_rows": "customers with an invalid e-mail"}
+ROW_TABLES = {"failures": N_("writes that failed"), "not_synced_rows": N_("rows not synced"),
+              "rows_in_error_rows": N_("change-log rows in ERROR"), "excluded_rows": N_("rows excluded on purpose"),
+              "link_candidate_rows": N_("link candidates"), "services_affected_rows": N_("services without a mapping"),
+              "unpriced_rows": N_("services without a valid price"), "unmapped_rows": N_("customers without a mapping"),
+              "invalid_emails_rows": N_("customers with an invalid e-mail")}
 
 
 def run_report_lines(instance: Any, run_id: str) -> list[str]:
@@ -179,12 +181,13 @@ def run_report_lines(instance: Any, run_id: str) -> list[str]:
              *(f"  error: {cause}" for cause in (run_failed_reason(outcome) if not outcome.success else []))]
     if verdict is not None:
         lines.append("  " + verdict.tags()[COUNTS_TAG])
+    lines = [translated(line) for line in lines]
     steps = instance.get_run_step_stats(run_id)
     if steps:
-        lines += ["", *format_table(["step", "status", "duration"], [
+        lines += ["", *format_table([_("step"), _("status"), _("duration")], [
             (step.step_key, step.status.value if step.status else "", _duration(
                 step.end_time - step.start_time if step.start_time and step.end_time else None)) for step in steps])]
-    lines += [f"  check failed: {e.asset_key.to_user_string()} {e.check_name}"
+    lines += [translated(f"  check failed: {e.asset_key.to_user_string()} {e.check_name}")
               for e in outcome.check_evaluations if not e.passed]
     for key, metadata in [*outcome.materializations.items(), *_check_metadata(instance, run_id)]:
         for name, what in ROW_TABLES.items():
@@ -194,7 +197,7 @@ def run_report_lines(instance: Any, run_id: str) -> list[str]:
                 continue
             schema = getattr(table, "schema", None)
             columns = [c.name for c in schema.columns] if schema is not None else list(records[0].data)
-            lines += ["", f"{key.to_user_string()}: {what}",
+            lines += ["", f"{key.to_user_string()}: {_(what)}",
                       *format_table(columns, [[r.data.get(c) for c in columns] for r in records])]
     return lines
 
@@ -228,11 +231,12 @@ def freshness_lines(instance: Any, sync_type: str, location: str = ALL_LOCATIONS
             name = "/".join([*prefix, spec.name])
             event = instance.get_latest_materialization_event(spec.push_key)
             if event is None:
-                lines.append(f"{name}: nunca terminó un push (never pushed)")
+                lines.append(_("{sync}: never pushed").format(sync=name))
                 continue
             hours = (time.time() - event.timestamp) / 3600
-            state = "ATRASADO (stale)" if hours > max_age else "al día"
-            lines.append(f"{name}: último push hace {hours:.1f} h, {state} (límite {max_age:g} h)")
+            state = _("STALE") if hours > max_age else _("up to date")
+            lines.append(_("{sync}: last push {hours:.1f} h ago, {state} (limit {limit:g} h)").format(
+                sync=name, hours=hours, state=state, limit=max_age))
     return lines
 
 
@@ -259,11 +263,11 @@ def history_command(args: argparse.Namespace) -> int:
             print(json.dumps(rows, ensure_ascii=False, indent=2))
             return 0
         if not rows:
-            print("sin ejecuciones (no runs)" + (f" desde {since:%Y-%m-%d %H:%M}" if since else ""))
+            print(_("no runs since {since}").format(since=f"{since:%Y-%m-%d %H:%M}") if since else _("no runs"))
         else:
             several = len({r["location"] for r in rows}) > 1
-            _emit_table(["run", *(["location"] if several else []), "job", "status", "outcome", "start", "duration",
-                         "written", "failed", "in_error", "requests"],
+            _emit_table([_("run"), *([_("location")] if several else []), _("job"), _("status"), _("outcome"),
+                         _("start"), _("duration"), _("written"), _("failed"), _("in_error"), _("requests")],
                         [(r["run_id"], *([r["location"]] if several else []), r["job"], r["status"], r["outcome"],
                           r["started"] or r["created"], _duration(r["duration_seconds"]), r["written"], r["failed"],
                           r["in_error"], r["requests"]) for r in rows])
@@ -336,7 +340,7 @@ def audit_command(args: argparse.Namespace) -> int:
         writer.writerows([[_local(row["recorded_at"]) if c == "recorded_at" else row[c] for c in columns]
                           for row in rows])
     elif not rows:
-        print("sin filas de auditoría (no audit rows match)")
+        print(_("no audit rows match"))
     else:
         _emit_table(columns, [[_local(row["recorded_at"]) if c == "recorded_at" else row[c] for c in columns]
                               for row in rows])
@@ -349,11 +353,11 @@ def audit_command(args: argparse.Namespace) -> int:
 def prune_command(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
-    dsn = require_env("GLYMS_PG_DSN", "DSN of the Glyms PostgreSQL database")
+    dsn = require_env("GLYMS_PG_DSN", _("DSN of the Glyms PostgreSQL database"))
     with open_instance() as instance:
         result = prune(instance, GlymsDatabase(dsn=dsn), settings.history, dry_run=args.dry_run,
                        location=settings.location)
-    print("\n".join(result.lines()))
+    print("\n".join(translated(line) for line in result.lines()))
     return 0
 
 
@@ -364,39 +368,40 @@ def init_instance_command(args: argparse.Namespace) -> int:
     with open_instance(home) as instance:
         problem = writer_slot_problem(instance)
     if problem:  # a dagster.yaml of before: the units still start, the operator is told
-        print(f"aviso (warning): {problem}", file=sys.stderr)
-    where = f"PostgreSQL {describe_url(url)}" if url else f"SQLite en {home}"
-    print(f"instancia de Dagster lista (instance ready): {where}")
+        print(_("warning: {problem}").format(problem=translated(problem)), file=sys.stderr)
+    where = f"PostgreSQL {describe_url(url)}" if url else _("SQLite in {home}").format(home=home)
+    print(_("Dagster instance ready: {where}").format(where=where))
     return 0
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    history = commands.add_parser("history", help="list recent runs with their counts (run history)")
-    history.add_argument("--since", help="from 2026-11-01, or the last 24h / 7d")
+    history = commands.add_parser("history", help=_("list recent runs with their counts (run history)"))
+    history.add_argument("--since", help=_("from 2026-11-01, or the last 24h / 7d"))
     history.add_argument("--type", dest="sync_type", choices=sync_types(), default="all")
-    history.add_argument("--limit", type=int, default=20, help="newest N runs (default 20)")
+    history.add_argument("--limit", type=int, default=20, help=_("newest N runs (default 20)"))
     history.add_argument("--format", choices=["table", "json"], default="table")
-    history.add_argument("--run", metavar="RUN_ID", help="one run: its outcome, steps, failed checks and failing rows")
+    history.add_argument("--run", metavar="RUN_ID", help=_("one run: its outcome, steps, failed checks and failing rows"))
     history.add_argument("--location", metavar="NAME|all",
-                         help="runs of one code location, or of all (default: location.name of the settings, else all)")
+                         help=_("runs of one code location, or of all (default: location.name of the settings, "
+                                "else all)"))
     history.set_defaults(handler=history_command)
 
-    audit = commands.add_parser("audit", help="search the row-level audit of writes (glyms_b24.sync_audit)")
-    audit.add_argument("--since", help="from 2026-11-01, or the last 24h / 7d")
+    audit = commands.add_parser("audit", help=_("search the row-level audit of writes (glyms_b24.sync_audit)"))
+    audit.add_argument("--since", help=_("from 2026-11-01, or the last 24h / 7d"))
     audit.add_argument("--status", choices=["sent", "success", "failed", "skipped"])
-    audit.add_argument("--key", help="a Glyms key (service xmlId, customer code)")
-    audit.add_argument("--entity", help="e.g. service, service_price, company")
-    audit.add_argument("--run", metavar="RUN_ID", help="rows of one run")
-    audit.add_argument("--limit", type=int, default=200, help="newest N rows (default 200)")
+    audit.add_argument("--key", help=_("a Glyms key (service xmlId, customer id)"))
+    audit.add_argument("--entity", help=_("e.g. service, service_price, company"))
+    audit.add_argument("--run", metavar="RUN_ID", help=_("rows of one run"))
+    audit.add_argument("--limit", type=int, default=200, help=_("newest N rows (default 200)"))
     audit.add_argument("--format", choices=["table", "json", "csv"], default="table")
     audit.add_argument("--env-file", dest="env_files", action="append", metavar="FILE",
-                       help="a location's environment (deploy/portals/portal.env.example): its Glyms database's "
-                            "audit; repeat it for several locations, their rows together (default: this environment)")
+                       help=_("a location's environment (deploy/portals/portal.env.example): its Glyms database's "
+                              "audit; repeat it for several locations, their rows together (default: this environment)"))
     audit.set_defaults(handler=audit_command)
 
-    prune = commands.add_parser("prune", help="delete audit rows and runs older than history.audit_days / runs_days")
-    prune.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    prune = commands.add_parser("prune", help=_("delete audit rows and runs older than history.audit_days / runs_days"))
+    prune.add_argument("--dry-run", action="store_true", help=_("only count what would be deleted"))
     prune.set_defaults(handler=prune_command)
 
-    init = commands.add_parser("init-instance", help="create or migrate Dagster's storage once (before the services start)")
+    init = commands.add_parser("init-instance", help=_("create or migrate Dagster's storage once (before the services start)"))
     init.set_defaults(handler=init_instance_command)

@@ -9,6 +9,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from glyms_b24_pipeline.cli.i18n import _
 from glyms_b24_pipeline.settings.errors import ConfigError
 
 
@@ -92,7 +93,7 @@ def translate(argv: Sequence[str]) -> Translation:
     command = list(flag.command) + ([value] if value is not None else [])
     new_argv = leading + command + trailing
     shown = leading + list(flag.command) + ([flag.placeholder or value] if value is not None else []) + trailing
-    notice = f"aviso: {name} está obsoleto; use: glyms-b24 {shlex.join(shown)}"
+    notice = _("warning: {flag} is deprecated; use: glyms-b24 {command}").format(flag=name, command=shlex.join(shown))
     return Translation(new_argv, notice)
 
 

@@ -88,4 +88,6 @@ def note(text: str, fmt: str = "table") -> None:
 
 
 def format_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=FORMATS, default="table", help="table (default), json or csv, for scripts")
+    from glyms_b24_pipeline.cli.i18n import _
+
+    parser.add_argument("--format", choices=FORMATS, default="table", help=_("table (default), json or csv, for scripts"))

@@ -24,6 +24,7 @@ from bitrix24_emulator import Bitrix24Emulator, EmulatorSettings
 from glyms_b24_pipeline.bitrix24 import progress
 from glyms_b24_pipeline.bitrix24.auth import OAuthApp, OAuthAuth, TokenStore
 from glyms_b24_pipeline.cli import terminal
+from glyms_b24_pipeline.cli.i18n import _
 from glyms_b24_pipeline.cli.sync import run_sync
 from glyms_b24_pipeline.glyms.install import install_sql
 from glyms_b24_pipeline.runs.instance import open_instance
@@ -218,12 +219,12 @@ def sandbox_command(args: argparse.Namespace) -> int:
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    sandbox = commands.add_parser("sandbox", help="run every sync end to end on the built-in sandbox")
-    sandbox.add_argument("--services", type=int, default=300, help="seeded Glyms services (default 300)")
-    sandbox.add_argument("--customers", type=int, default=100, help="seeded Glyms customers (default 100)")
-    sandbox.add_argument("--dir", default=".sandbox", help="folder for the sandbox's database and state")
-    sandbox.add_argument("--ui", action="store_true", help="afterwards, keep the sandbox up and open the Dagster UI")
-    sandbox.add_argument("--ui-port", type=int, default=3000, help="port of the Dagster UI (default 3000)")
+    sandbox = commands.add_parser("sandbox", help=_("run every sync end to end on the built-in sandbox"))
+    sandbox.add_argument("--services", type=int, default=300, help=_("seeded Glyms services (default 300)"))
+    sandbox.add_argument("--customers", type=int, default=100, help=_("seeded Glyms customers (default 100)"))
+    sandbox.add_argument("--dir", default=".sandbox", help=_("folder for the sandbox's database and state"))
+    sandbox.add_argument("--ui", action="store_true", help=_("afterwards, keep the sandbox up and open the Dagster UI"))
+    sandbox.add_argument("--ui-port", type=int, default=3000, help=_("port of the Dagster UI (default 3000)"))
     sandbox.add_argument("--hostile", action="store_true",
-                         help="also seed the hostile corpus (blank names, emoji, odd phones and e-mails, ...)")
+                         help=_("also seed the hostile corpus (blank names, emoji, odd phones and e-mails, ...)"))
     sandbox.set_defaults(handler=sandbox_command)

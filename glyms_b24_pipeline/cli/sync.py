@@ -13,7 +13,9 @@ from glyms_b24_pipeline.bitrix24 import progress
 from glyms_b24_pipeline.bitrix24.factory import ConnectionValues
 from glyms_b24_pipeline.cli import terminal
 from glyms_b24_pipeline.cli.environment import check_bitrix24_environment
+from glyms_b24_pipeline.cli.i18n import _
 from glyms_b24_pipeline.cli.output import emit
+from glyms_b24_pipeline.cli.reasons import translated
 from glyms_b24_pipeline.definitions import SYNCS, syncs_named
 from glyms_b24_pipeline.runs.instance import dagster_home, open_instance, storage_url
 from glyms_b24_pipeline.runs.launch import launch
@@ -87,6 +89,8 @@ class SyncRunSummary:
                 rows = "1 row" if push["not_synced"] == 1 else f"{push['not_synced']} rows"
                 out.append(f"  {spec.name} not synced: {rows}, e.g. {push.get('first_not_synced')} "
                            "(all of them: glyms-b24 audit --status skipped, or glyms_b24.sync_audit)")
+            if push.get("explain_failed") or push.get("explain_not_synced"):
+                out.append(f"  why one row is so: {push.get('explain_failed') or push.get('explain_not_synced')}")
         if self.verdict.rows_in_error:
             out.append(f"  change-log rows in ERROR: {self.verdict.rows_in_error} (glyms-b24 history --run {self.run_id}; "
                        "fix the customer, or glyms-b24 requeue)")
@@ -126,7 +130,7 @@ def run_sync(
             # the terminal gets the summary (with the failure in one line); the event log is in the UI
             loggers={"console": {"config": {"log_level": console_log_level}}},
         ),
-        on_queued=lambda run_id: print(f"Run {run_id}: en cola del daemon (queued; the daemon runs it)", flush=True),
+        on_queued=lambda run_id: print(_("Run {run_id}: queued; the daemon runs it").format(run_id=run_id), flush=True),
     )
     summary = SyncRunSummary(run_id=outcome.run_id, success=outcome.success, syncs=syncs,
                              verdict=record_verdict(instance, outcome))
@@ -151,7 +155,7 @@ def _prepare(args: argparse.Namespace) -> dg.DagsterInstance:
     load_settings(args.config)  # a bad file fails here, in one line, before Dagster starts
     if args.config:
         os.environ[CONFIG_ENV_VAR] = os.path.abspath(args.config)
-    require_env("GLYMS_PG_DSN", "DSN of the Glyms PostgreSQL database")
+    require_env("GLYMS_PG_DSN", _("DSN of the Glyms PostgreSQL database"))
     home = dagster_home()  # refuses a DAGSTER_HOME without dagster.yaml
     storage_url(home)  # and a storage URL without the psycopg2 driver
     check_bitrix24_environment(load_settings(args.config).bitrix24)  # one line, as price-types, not a Dagster traceback
@@ -165,7 +169,8 @@ def _run_and_report(args: argparse.Namespace, instance: dg.DagsterInstance, opti
         summary = run_sync(instance, names, options, reconcile=reconcile,
                            console_log_level="WARNING" if args.debug else "CRITICAL")
     summary.details = load_settings(args.config).ui.run_details(summary.run_id)
-    emit(summary.lines())
+    # the summary is composed in English (as the run's metadata is) and translated line by line
+    emit([translated(line) for line in summary.lines()])
     return summary.exit_code
 
 
@@ -187,18 +192,18 @@ def sync_types() -> list[str]:
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    sync = commands.add_parser("sync", help="run a sync now, as a Dagster run (visible in the UI)")
+    sync = commands.add_parser("sync", help=_("run a sync now, as a Dagster run (visible in the UI)"))
     sync.add_argument("--type", dest="sync_type", choices=sync_types(), default="all",
-                      help="which sync to run (default: all, as the legacy --sync_type all)")
-    sync.add_argument("--dry-run", action="store_true", help="compute and show the plan; write nothing to Bitrix24")
+                      help=_("which sync to run (default: all, as the legacy --sync_type all)"))
+    sync.add_argument("--dry-run", action="store_true", help=_("compute and show the plan; write nothing to Bitrix24"))
     sync.add_argument("--allow-mass-deactivation", action="store_true",
-                      help="let this run deactivate more than services.max_deactivation_share of the catalog")
+                      help=_("let this run deactivate more than services.max_deactivation_share of the catalog"))
     sync.set_defaults(handler=sync_command)
 
-    reconcile = commands.add_parser("reconcile", help="compare every Glyms row with Bitrix24 and repair the differences")
+    reconcile = commands.add_parser("reconcile", help=_("compare every Glyms row with Bitrix24 and repair the differences"))
     reconcile.add_argument("sync_type", choices=sync_types(), metavar="TYPE",
-                           help=f"what to reconcile: {', '.join(sync_types())}")
-    reconcile.add_argument("--dry-run", action="store_true", help="compute and show the plan; write nothing")
+                           help=_("what to reconcile: {types}").format(types=", ".join(sync_types())))
+    reconcile.add_argument("--dry-run", action="store_true", help=_("compute and show the plan; write nothing"))
     reconcile.add_argument("--allow-mass-deletion", action="store_true",
-                           help="let this run mark more than companies.max_deletion_share of the companies deleted")
+                           help=_("let this run mark more than companies.max_deletion_share of the companies deleted"))
     reconcile.set_defaults(handler=reconcile_command)

@@ -14,6 +14,8 @@ from rich.console import Console
 
 from glyms_b24_pipeline.bitrix24 import progress as sync_progress
 from glyms_b24_pipeline.bitrix24.progress import Progress, Reporter, Wait
+from glyms_b24_pipeline.cli.i18n import _
+from glyms_b24_pipeline.cli.reasons import N_
 
 #: plain mode: at most one progress line per this many seconds (the last one always shows)
 PLAIN_EVERY_SECONDS = 10.0
@@ -23,22 +25,24 @@ PLAIN_WAIT_WORTH_A_LINE_SECONDS = 5.0
 
 #: the errors a retry follows, as the operator reads them (the log names the exact error)
 RETRIED_ERRORS = {
-    "ConnectError": "no poder conectar con el portal",
-    "TransportError": "una conexión cortada o sin respuesta",
-    "ServerError": "un error del servidor de Bitrix24",
-    "RateLimitError": "un aviso de exceso de pedidos (QUERY_LIMIT_EXCEEDED)",
+    "ConnectError": N_("failing to connect to the portal"),
+    "TransportError": N_("a dropped or unanswered connection"),
+    "ServerError": N_("a Bitrix24 server error"),
+    "RateLimitError": N_("a too-many-requests answer (QUERY_LIMIT_EXCEEDED)"),
 }
 
 
 def wait_reason(wait: Wait) -> str:
     """Why the sync waits, in the operator's words."""
     if wait.cause == sync_progress.RETRY:
-        return "para reintentar tras " + RETRIED_ERRORS.get(wait.detail, f"un error de Bitrix24 ({wait.detail})")
+        error = RETRIED_ERRORS.get(wait.detail)
+        return _("to retry after {error}").format(
+            error=_(error) if error else _("a Bitrix24 error ({name})").format(name=wait.detail))
     if wait.cause == sync_progress.OPERATING_WINDOW:
-        return f"a que Bitrix24 libere {wait.detail or 'el método'} (límite de tiempo de operación)"
+        return _("for Bitrix24 to free {method} (operating-time limit)").format(method=wait.detail or _("the method"))
     if wait.cause == sync_progress.PORTAL_LOCK:
-        return f"a que termine otra sincronización que escribe en el portal ({wait.detail})"
-    return "por el límite de pedidos por segundo de Bitrix24"
+        return _("for another sync writing to the portal to end ({holder})").format(holder=wait.detail)
+    return _("for Bitrix24's requests-per-second limit")
 
 
 class PlainLines:
@@ -65,12 +69,13 @@ class PlainLines:
             if not finished and last is not None and now - last < PLAIN_EVERY_SECONDS:
                 return
             self._last_line[progress.sync] = now
-        requests = f", {progress.requests} peticiones" if progress.requests is not None else ""
-        self._write(f"  {progress.sync}: {progress.done}/{progress.total} cambios escritos{requests}")
+        requests = _(", {requests} requests").format(requests=progress.requests) if progress.requests is not None else ""
+        self._write(_("  {sync}: {done}/{total} changes written").format(sync=progress.sync, done=progress.done,
+                                                                         total=progress.total) + requests)
 
     def waiting(self, wait: Wait) -> None:
         if wait.seconds >= PLAIN_WAIT_WORTH_A_LINE_SECONDS or wait.cause != sync_progress.RATE_LIMIT:
-            self._write(f"  esperando {wait.seconds:.0f} s {wait_reason(wait)}")
+            self._write(_("  waiting {seconds:.0f} s {reason}").format(seconds=wait.seconds, reason=wait_reason(wait)))
 
 
 class LiveBar:
@@ -79,7 +84,7 @@ class LiveBar:
     def __init__(self, stream: Optional[TextIO] = None):
         self._progress = rich_progress.Progress(
             rich_progress.TextColumn("{task.description}"), rich_progress.BarColumn(), rich_progress.MofNCompleteColumn(),
-            rich_progress.TextColumn("{task.fields[requests]} peticiones"), rich_progress.TextColumn("{task.fields[wait]}"),
+            rich_progress.TextColumn("{task.fields[requests]} " + _("requests")), rich_progress.TextColumn("{task.fields[wait]}"),
             rich_progress.TimeElapsedColumn(),
             console=Console(file=stream or sys.stdout), transient=True, refresh_per_second=4,
             redirect_stdout=False, redirect_stderr=False,
@@ -105,7 +110,8 @@ class LiveBar:
 
     def _wait_text(self) -> str:
         remaining = self._wait_until - time.monotonic()
-        return f"esperando {remaining:.0f} s {self._wait_reason}" if remaining >= 0.5 else ""
+        return (_("waiting {seconds:.0f} s {reason}").format(seconds=remaining, reason=self._wait_reason)
+                if remaining >= 0.5 else "")
 
     def _tick(self) -> None:  # the countdown moves while the client sleeps and reports nothing
         while not self._stop.wait(0.25):

@@ -68,11 +68,11 @@ def dagster_home() -> Path:
     """``$DAGSTER_HOME`` holding a ``dagster.yaml``, or a one-line error (exit 2)."""
     value = os.environ.get("DAGSTER_HOME", "").strip()
     if not value:
-        raise ConfigError("DAGSTER_HOME no está definida (DAGSTER_HOME is not set): point it at the folder "
+        raise ConfigError("DAGSTER_HOME is not set: point it at the folder "
                           "holding dagster.yaml so the run is kept in the history")
     home = Path(value)
     if not (home / "dagster.yaml").is_file():
-        raise ConfigError(f"DAGSTER_HOME={home} no tiene dagster.yaml (no dagster.yaml there): copy the project's "
+        raise ConfigError(f"DAGSTER_HOME={home} has no dagster.yaml: copy the project's "
                           "dagster.yaml into it; without it Dagster would keep the history in a local SQLite file")
     return home
 
@@ -83,7 +83,7 @@ def _resolve(value: Any, where: str) -> Any:
         name = str(value["env"])
         resolved = os.environ.get(name, "").strip()
         if not resolved:
-            raise ConfigError(f"la variable de entorno {name} no está definida ({name} is not set; {where} in dagster.yaml)")
+            raise ConfigError(f"environment variable {name} is not set ({where} in dagster.yaml)")
         return resolved
     return value
 
@@ -137,8 +137,7 @@ def first_use_lock(home: Path, url: Optional[str], *, wait_seconds: float = INST
         conn = psycopg2.connect(libpq_dsn(url), connect_timeout=10, application_name="glyms-b24 instance init")
     except psycopg2.Error as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise OperatorError(f"no se puede conectar a la base de Dagster {describe_url(url)} "
-                            f"(cannot connect to Dagster's database): {reason}") from None
+        raise OperatorError(f"cannot connect to Dagster's database {describe_url(url)}: {reason}") from None
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
@@ -173,9 +172,8 @@ def writer_slot_problem(instance: dg.DagsterInstance) -> Optional[str]:
     expected = SHARED_INSTANCE_CONFIG["concurrency"]["runs"]["tag_concurrency_limits"][0]
     if any(limit == expected for limit in limits):
         return None
-    return ("dagster.yaml no limita un escritor por portal (does not limit one writer per portal): use "
-            "tag_concurrency_limits [{key: glyms_b24/bitrix24, value: {applyLimitPerUniqueValue: true}, limit: 1}] "
-            "as in the project's dagster.yaml; until then the portal lock alone keeps writers apart")
+    return ("dagster.yaml does not limit one writer per portal: copy the project's deploy/dagster.yaml into DAGSTER_HOME "
+            "(tag_concurrency_limits with applyLimitPerUniqueValue); until then the portal lock alone keeps writers apart")
 
 
 # --- is a daemon serving this instance? -----------------------------------------------------------

@@ -63,12 +63,12 @@ class MappingReport:
         self.problems.setdefault(problem.kind, []).append(problem)
 
     def expect(self, kind: str, label: str, setting: str, value: Any, existing: Mapping[str, str], what: str,
-               where: str = "en el portal") -> None:
+               where: str = "in the portal") -> None:
         """A configured ``value`` must be one of ``existing`` (id -> name)."""
         self.checked += 1
         if str(value) not in existing:
-            none = "; no hay ninguno" if not existing else ""
-            self.add(MappingProblem(kind, setting, value, f"{what} {value} no existe {where}{none}",
+            none = "; there are none" if not existing else ""
+            self.add(MappingProblem(kind, setting, value, f"{what} {value} does not exist {where}{none}",
                                     closest(value, existing), label))
 
     def mapped(self, kind: str, label: str, setting: str, in_use: Mapping[int, int], mapping: Mapping[int, Any],
@@ -79,7 +79,7 @@ class MappingReport:
             self.checked += 1
             if value not in mapping and value not in excluded:
                 self.add(MappingProblem(kind, setting, value,
-                                        f"{column} {value} está en uso en Glyms ({rows} {rows_name}) y no tiene mapeo",
+                                        f"{column} {value} is in use in Glyms ({rows} {rows_name}) and has no mapping",
                                         label=label))
 
     @property
@@ -106,12 +106,10 @@ class MappingReport:
     def summary(self) -> str:
         """One line: what is wrong, for a sync's failure message or the CLI's last line."""
         if self.ok:
-            return f"mapeos correctos ({self.checked} valores revisados)"
+            return f"mappings right ({self.checked} values checked)"
         problems = self.all()
         first = problems[0]
-        more = f" y {len(problems) - 1} más" if len(problems) > 1 else ""
-        count = f"{len(problems)} problema{'s' if len(problems) != 1 else ''} de mapeo"
-        return f"{count}: {first.setting}: {first.problem}{more} (glyms-b24 check-mappings)"
+        return f"mapping problems: {len(problems)}; the first: {first.setting}: {first.problem} (glyms-b24 check-mappings)"
 
 
 class MappingCheck(ABC):

@@ -77,6 +77,7 @@ def push_metadata(
     counters_before: Mapping[str, float],
     counters_after: Mapping[str, float],
     extra: Optional[Mapping[str, Any]] = None,
+    what: str = "",
 ) -> dict[str, Any]:
     """Numeric counts per action and outcome, the request counters of the push, the failures table."""
     failed = [o for o in outcomes if not o.ok]
@@ -90,6 +91,8 @@ def push_metadata(
         "duration_seconds": round(duration, 3),
         **{key: round(counters_after[key] - counters_before.get(key, 0), 3) for key in counters_after},
     }
+    if failed and what:
+        metadata["explain_failed"] = explain_command(what, failed[0].glyms_key)
     if failed:
         metadata["failures"] = row_table(FAILURE_COLUMNS, _failure_rows(failed, action_of))
     return metadata
@@ -97,6 +100,13 @@ def push_metadata(
 
 FAILURE_COLUMNS = ["glyms_key", "action", "error"]
 NOT_SYNCED_COLUMNS = ["glyms_key", "action", "reason"]
+#: the ``glyms-b24 explain`` subject of each sync's entity (a push's ``what``)
+EXPLAIN_SUBJECTS = {"service": "service", "company": "customer"}
+
+
+def explain_command(what: str, key: str) -> str:
+    """The command that shows one row on one screen (both sides, its log, its audit, the next plan)."""
+    return f"glyms-b24 explain {EXPLAIN_SUBJECTS.get(what, what)} {key}"
 
 
 def _failure_rows(failed: Sequence[ChangeOutcome[Any]], action_of: Any = None) -> list[tuple[Any, ...]]:
@@ -104,12 +114,17 @@ def _failure_rows(failed: Sequence[ChangeOutcome[Any]], action_of: Any = None) -
              "; ".join(o.errors)) for o in failed]
 
 
-def not_synced_metadata(rows: Sequence[tuple[str, str, str]], excluded: Sequence[tuple[str, str, str]] = ()) -> dict[str, Any]:
+def not_synced_metadata(rows: Sequence[tuple[str, str, str]], excluded: Sequence[tuple[str, str, str]] = (),
+                        what: str = "") -> dict[str, Any]:
     """Rows the plan could not write (invalid data, duplicate keys) and rows excluded on purpose:
-    how many, the first one for a summary line, and tables of (Glyms key, action, reason)."""
+    how many, the first one for a summary line, tables of (Glyms key, action, reason), and the
+    command that explains the first one."""
     first = f"{rows[0][0]}: {rows[0][2]}" if rows else "none"
-    return {**rows_metadata("not_synced", NOT_SYNCED_COLUMNS, rows), "first_not_synced": first,
-            **rows_metadata("excluded", NOT_SYNCED_COLUMNS, excluded)}
+    metadata = {**rows_metadata("not_synced", NOT_SYNCED_COLUMNS, rows), "first_not_synced": first,
+                **rows_metadata("excluded", NOT_SYNCED_COLUMNS, excluded)}
+    if rows and what:
+        metadata["explain_not_synced"] = explain_command(what, rows[0][0])
+    return metadata
 
 
 #: the columns of a push's asset value, one row per change
@@ -150,6 +165,6 @@ def pushed_result(context: Any, outcomes: Sequence[ChangeOutcome[Any]], *, what:
     return dg.MaterializeResult(
         value=outcome_table(outcomes, action_of=action_of),
         metadata=push_metadata(outcomes, action_of=action_of, duration=duration, counters_before=counters_before,
-                               counters_after=counters_after, extra=extra),
+                               counters_after=counters_after, extra=extra, what=what),
         check_results=[push_failure_check(outcomes)],
     )

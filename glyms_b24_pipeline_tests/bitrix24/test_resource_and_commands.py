@@ -88,7 +88,7 @@ def test_price_types_and_directory_items_print_aligned_tables(emulator, monkeypa
 def test_cli_reports_missing_configuration_in_one_line(monkeypatch, capsys):
     for name in ("B24_WEBHOOK_URL", "B24_PORTAL_URL", "B24_CLIENT_ID", "B24_CLIENT_SECRET", "GLYMS_PG_DSN", "GLYMS_B24_CONFIG"):
         monkeypatch.delenv(name, raising=False)
-    assert main(["price-types"]) == 2
+    assert main(["--lang", "en", "price-types"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "B24_PORTAL_URL" in err
 
@@ -98,7 +98,7 @@ def test_a_wrong_webhook_says_which_variable_to_check(emulator, monkeypatch, cap
 
     good = emulator.add_webhook(user_id=1)
     monkeypatch.setenv("B24_WEBHOOK_URL", good.rstrip("/").rsplit("/", 1)[0] + "/wrongcode/")
-    assert main(["price-types"]) == 2
+    assert main(["--lang", "en", "price-types"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: Bitrix24: ") and "INVALID_CREDENTIALS Invalid request credentials (HTTP 401)" in err
     assert err.rstrip().endswith("check B24_WEBHOOK_URL (user id, code and the webhook's scopes)")

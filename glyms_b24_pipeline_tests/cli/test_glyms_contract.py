@@ -74,7 +74,7 @@ def test_on_a_database_of_the_contract_alone_both_syncs_run_end_to_end(cli_env, 
     done = glyms_cli("sync", "--type", "all", env=sync_role_env, timeout=300)
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"^Run [0-9a-f-]+: OK$", done.stdout, re.MULTILINE), done.stdout
+    assert re.search(r"^Ejecución [0-9a-f-]+: OK$", done.stdout, re.MULTILINE), done.stdout
     services = portal.services(iblock_id=24)
     assert len(services) == summary.active_services
     assert {p["productId"] for p in portal.prices()} == {s["id"] for s in services}  # every one priced
@@ -82,4 +82,4 @@ def test_on_a_database_of_the_contract_alone_both_syncs_run_end_to_end(cli_env, 
     assert _sql(dsn, "SELECT DISTINCT sync_status FROM f_cliente.sync_log_bitrix24") == [("PROCESSED",)]
 
     again = glyms_cli("sync", "--type", "all", env=sync_role_env, timeout=300)
-    assert again.returncode == 0 and "services push: 0 services written" in again.stdout, again.stdout
+    assert again.returncode == 0 and "push de services: 0 servicios escritos" in again.stdout, again.stdout

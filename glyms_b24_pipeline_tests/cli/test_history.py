@@ -18,7 +18,7 @@ from glyms_b24_pipeline.runs.instance import open_instance
 from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
 
 TEXT_METADATA = {"work_order_types", "mass_deactivation_guard", "plan_recomputed", "changes", "failures", "preview",
-                 "dry_run", "first_not_synced", "path"}  # path: where the IO manager stored the value
+                 "dry_run", "first_not_synced", "explain_not_synced", "explain_failed", "path"}  # path: where the IO manager stored the value
 
 
 @pytest.fixture
@@ -48,13 +48,13 @@ def test_history_lists_runs_newest_first_with_their_counts(synced, emulator, cap
 
     assert main(["history", "--type", "services", "--limit", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["run", "job", "status", "outcome", "start", "duration", "written", "failed", "in_error",
-                                "requests"]
+    assert lines[0].split() == ["ejecución", "job", "estado", "resultado", "inicio", "duración", "escritos", "fallidos",
+                                "en_error", "peticiones"]
     assert set(lines[1]) <= {"-", " "} and lines[2].startswith(dry["run_id"] + "  services_sync  SUCCESS  done")
     assert real["outcome"] in ("done", "done with problems") and real["in_error"] == 0
     assert lines[3].startswith("services: último push hace 0.0 h, al día (límite 26 h)")
     assert main(["history", "--since", "2099-01-01"]) == 0
-    assert capsys.readouterr().out.startswith("sin ejecuciones (no runs) desde 2099-01-01")
+    assert capsys.readouterr().out.startswith("sin ejecuciones desde 2099-01-01")
 
     # every count of the run is numeric metadata, which the UI plots over time
     with open_instance() as instance:
@@ -77,7 +77,7 @@ def test_audit_filters_rows_and_prints_table_json_or_csv(synced, capsys):
     found = json.loads(capsys.readouterr().out)
     assert [(r["glyms_key"], r["entity"]) for r in found] == [(key, "service")]
     assert main(["audit", "--key", key, "--since", "2099-01-01"]) == 0
-    assert capsys.readouterr().out.strip() == "sin filas de auditoría (no audit rows match)"
+    assert capsys.readouterr().out.strip() == "sin filas de auditoría"
     assert main(["audit", "--status", "skipped"]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:3] == ["recorded_at", "run_id", "entity"] and "skipped" in table[2]
@@ -119,7 +119,7 @@ def test_prune_deletes_old_audit_rows_and_old_runs_dry_run_only_counts(synced, g
     assert "auditoría: 12 filas anteriores a" in out and "historial: 1 ejecuciones anteriores a" in out
     assert "se borrarían" in out
     assert main(["prune"]) == 0
-    assert "borradas (deleted)" in capsys.readouterr().out
+    assert "borradas" in capsys.readouterr().out
     with open_instance() as instance:
         assert instance.get_run_by_id(old_run) is None and instance.all_logs(old_run) == []
     with psycopg2.connect(glyms_dsn) as conn, conn.cursor() as cur:
@@ -167,7 +167,7 @@ def test_history_of_one_location_or_all_and_the_history_written_before_still_sho
     (tmp_path / "portal_a.yaml").write_text("location: {name: portal_a}\n")
     monkeypatch.setenv("GLYMS_B24_CONFIG", str(tmp_path / "portal_a.yaml"))
     # its own process, as a CLI command is: Dagster keeps the last job it loaded for this process
-    done = subprocess.run([sys.executable, "-m", "glyms_b24_pipeline.cli", "sync", "--type", "services"],
+    done = subprocess.run([sys.executable, "-m", "glyms_b24_pipeline.cli", "--lang", "en", "sync", "--type", "services"],
                           env=dict(os.environ), capture_output=True, text=True, timeout=300)
     assert done.returncode in (0, 1), done.stderr[-2000:]
     assert "services push: 0 services written, 0 failed" in done.stdout  # the summary reads the prefixed keys
@@ -176,7 +176,7 @@ def test_history_of_one_location_or_all_and_the_history_written_before_still_sho
     assert [(r["location"], r["job"]) for r in own] == [("portal_a", "services_sync")]
     assert main(["history", "--location", "all"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split()[:3] == ["run", "location", "job"]
+    assert out[0].split()[:3] == ["ejecución", "ubicación", "job"]
     assert {line.split()[1] for line in out[2:4]} == {"portal_a", "glyms_b24_pipeline"}
     assert any(line.startswith("services: último push hace") for line in out)
     assert any(line.startswith("portal_a/services: último push hace") for line in out), out
@@ -219,11 +219,11 @@ def test_history_of_one_run_shows_its_steps_outcome_and_failing_rows(synced, gly
                     "WHERE activa = 1 AND btrim(coalesce(descripcion, '')) <> ''")
         (blank,) = cur.fetchone()
     add_service_version(glyms_dsn, blank, descripcion="   ")  # a service Bitrix24 cannot take
-    assert main(["sync", "--type", "services"]) == 1
+    assert main(["--lang", "en", "sync", "--type", "services"]) == 1
     out = capsys.readouterr().out
     run_id = out.split("Run ", 1)[1].split(":", 1)[0]
     assert out.rstrip().splitlines()[-1] == f"  details: glyms-b24 history --run {run_id}"
-    assert main(["history", "--run", run_id]) == 0
+    assert main(["--lang", "en", "history", "--run", run_id]) == 0
     report = capsys.readouterr().out.splitlines()
     assert report[0] == f"Run {run_id} (services_sync): DONE WITH PROBLEMS"
     assert report[1].startswith("  written 0, failed 0, skipped ")

@@ -74,7 +74,7 @@ def test_sync_type_alias_with_debug_after_it_runs_the_sync(emulator, glyms_dsn, 
     done = glyms_cli("--sync_type", "services", "--dry-run", "--debug", env=env)
     assert done.returncode in (0, 1), done.stderr[-2000:]  # 1: the seed plants rows the checks warn about
     assert notices(done.stderr) == ["aviso: --sync_type está obsoleto; use: glyms-b24 --debug sync --type services --dry-run"]
-    assert "dry run: nothing written" in done.stdout
+    assert "simulación de services: no se escribió nada" in done.stdout
     # --debug: our own loggers at DEBUG (methods and sizes), third-party ones quiet
     debug_lines = [line for line in done.stderr.splitlines() if " DEBUG " in line or " INFO " in line]
     # (inside a run Dagster prefixes the message with the job, the run and the step)
@@ -85,4 +85,4 @@ def test_sync_type_alias_with_debug_after_it_runs_the_sync(emulator, glyms_dsn, 
 
 def test_sync_type_takes_its_choices_from_the_registry(glyms_cli):
     done = glyms_cli("--sync_type", "nonexistent")
-    assert done.returncode == 2 and "invalid choice: 'nonexistent'" in done.stderr
+    assert done.returncode == 2 and "opción no válida: 'nonexistent'" in done.stderr

@@ -52,7 +52,7 @@ def test_a_broken_map_names_every_wrong_value_with_the_closest_and_exits_1(emula
     assert by_setting["companies.user_fields.codigo"]["closest"][0].startswith("UF_CRM_1748636158002")
     unmapped = [p for p in report["problems"] if p["kind"] == "companies_unmapped"]
     assert unmapped and all(p["setting"] == "companies.industry_by_cliente_tipo" for p in unmapped)
-    assert all("está en uso en Glyms" in p["problem"] for p in unmapped)
+    assert all("is in use in Glyms" in p["problem"] for p in unmapped)  # JSON: the messages as composed
 
 
 def test_check_mappings_is_reusable_per_sync(emulator, glyms_dsn):
@@ -63,13 +63,13 @@ def test_check_mappings_is_reusable_per_sync(emulator, glyms_dsn):
         before = len([e for e in emulator.request_log if e.method.startswith("crm.")])
     assert not report.ok and set(report.problems) == {"services_unmapped"}
     assert [(p.setting, p.value) for p in report.problems["services_unmapped"]] == [("services.sections_by_tipo_ot", 3)]
-    assert "services.sections_by_tipo_ot: id_tipo_ot 3 está en uso" in report.summary()
+    assert "services.sections_by_tipo_ot: id_tipo_ot 3 is in use" in report.summary()
     assert before == 0  # a services-only check reads no CRM directory
-    with pytest.raises(BrokenMapping, match=r"^nothing written: 1 problema de mapeo: services.sections_by_tipo_ot: "):
+    with pytest.raises(BrokenMapping, match=r"^nothing written: mapping problems: 1; the first: services.sections_by_tipo_ot: "):
         report.raise_if_broken()
 
 
 def test_check_mappings_without_the_database_setting_exits_2(emulator, glyms_cli):
     done = glyms_cli("check-mappings", env={"B24_WEBHOOK_URL": emulator.add_webhook(user_id=1)})
     assert done.returncode == 2
-    assert done.stderr.strip() == "error: environment variable GLYMS_PG_DSN is not set (DSN of the Glyms PostgreSQL database)"
+    assert done.stderr.strip() == "error: la variable de entorno GLYMS_PG_DSN no está definida (DSN de la base PostgreSQL de Glyms)"

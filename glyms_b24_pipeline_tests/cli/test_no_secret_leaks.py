@@ -170,14 +170,14 @@ def test_no_secret_reaches_any_output_log_history_or_table(glyms_dsn, password_d
     add_service_version(glyms_dsn, 1, descripcion="Hemograma completo (webhook)")  # something to write
     webhook_run = _cli("--debug", "sync", "--type", "all", env=webhook)
     assert webhook_run.returncode in (0, 1), webhook_run.stdout + webhook_run.stderr
-    assert "services push: 1 services written" in webhook_run.stdout
+    assert "push de services: 1 servicios escritos" in webhook_run.stdout
     outputs.update({"webhook sync stdout": webhook_run.stdout, "webhook sync stderr": webhook_run.stderr})
 
     # the failure paths: an error message is where a URL or a DSN would most likely slip through
     revoked_code = f"wh{secrets.token_hex(12)}"  # a webhook the portal does not know (deleted by an admin)
     refused = _cli("--debug", "sync", "--type", "all",
                    env={**webhook, "B24_WEBHOOK_URL": f"{emulator.portal_url}/rest/1/{revoked_code}/"})
-    assert refused.returncode == 2 and "check B24_WEBHOOK_URL" in refused.stdout, refused.stdout
+    assert refused.returncode == 2 and "revise B24_WEBHOOK_URL" in refused.stdout, refused.stdout
     unreachable = _closed_port()
     db_params = psycopg2.extensions.parse_dsn(dsn)
     db_params["port"] = str(unreachable)

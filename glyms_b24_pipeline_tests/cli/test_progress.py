@@ -31,7 +31,7 @@ def test_sync_without_the_client_secret_says_so_in_the_same_line_as_price_types(
     price_types = glyms_cli("price-types", env=env)
     assert sync.returncode == price_types.returncode == 2
     assert sync.stderr == price_types.stderr == (
-        "error: environment variable B24_CLIENT_SECRET is not set (client secret of the local application)\n")
+        "error: la variable de entorno B24_CLIENT_SECRET no está definida (clave de cliente de la aplicación local)\n")
     assert sync.stdout == ""
 
 
@@ -44,7 +44,7 @@ def test_sync_prints_plain_progress_lines_when_stdout_is_not_a_terminal(emulator
     written = len(emulator.services(iblock_id=24))
     assert lines[0] == f"  services: 0/{written} cambios escritos, 0 peticiones"
     assert re.fullmatch(rf"  services: {written}/{written} cambios escritos, [1-9]\d* peticiones", lines[1])
-    assert lines[2].startswith("Run ")
+    assert lines[2].startswith("Ejecución ")
     captured = [p for p in tmp_path.rglob("compute_logs/*.out")]
     assert captured and all("cambios escritos" not in p.read_text() for p in captured)
 
@@ -77,7 +77,7 @@ def test_sync_draws_a_live_bar_with_the_wait_on_a_terminal(emulator, glyms_dsn, 
     assert f"{written}/{written}" in text and " peticiones" in text
     assert re.search(r"esperando \d+ s por el límite de pedidos por segundo de Bitrix24", text)
     assert "\x1b[" in text  # drawn in place, not printed line by line
-    assert "Run " in text and "services push:" in text
+    assert "Ejecución " in text and "push de services:" in text
 
 
 def test_progress_is_a_no_op_without_a_reporter_and_plain_lines_are_throttled():

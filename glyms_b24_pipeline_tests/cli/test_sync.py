@@ -22,13 +22,13 @@ def test_sync_command_runs_the_job_on_the_configured_instance(glyms_dsn, emulato
     monkeypatch.delenv("GLYMS_B24_CONFIG", raising=False)
 
     # the seed holds a service without a price: the check warns, so neither run says OK, and both exit 1
-    assert main(["sync", "--type", "services", "--dry-run"]) == 1
+    assert main(["--lang", "en", "sync", "--type", "services", "--dry-run"]) == 1
     out = capsys.readouterr().out
     assert "dry run: nothing written" in out and "to create" in out
     assert ": DONE WITH PROBLEMS" in out and "check failed: glyms/services price_validity" in out
     assert emulator.services(iblock_id=24) == []
 
-    assert main(["sync", "--type", "services"]) == 1
+    assert main(["--lang", "en", "sync", "--type", "services"]) == 1
     out = capsys.readouterr().out
     created = len(emulator.services(iblock_id=24))
     assert created > 30
@@ -49,7 +49,7 @@ def test_sync_command_without_dagster_home_says_so(glyms_dsn, monkeypatch, capsy
     monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     assert main(["sync"]) == 2
-    assert capsys.readouterr().err.startswith("error: DAGSTER_HOME no está definida (DAGSTER_HOME is not set)")
+    assert capsys.readouterr().err.startswith("error: DAGSTER_HOME no está definida: ")
 
 
 def test_a_dagster_home_without_dagster_yaml_is_refused_not_silently_sqlite(glyms_dsn, tmp_path, monkeypatch, capsys):
@@ -72,7 +72,7 @@ def test_a_storage_url_without_the_psycopg2_driver_is_refused(glyms_dsn, pg_dags
 @pytest.mark.slow
 def test_sandbox_command_runs_the_sync_end_to_end_and_survives_a_restart(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "GLYMS_", "DAGSTER_"))}
-    command = [sys.executable, "-m", "glyms_b24_pipeline.cli", "sandbox", "--dir", str(tmp_path / "sbx"),
+    command = [sys.executable, "-m", "glyms_b24_pipeline.cli", "--lang", "en", "sandbox", "--dir", str(tmp_path / "sbx"),
                "--services", "60", "--customers", "5"]
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert first.returncode == 0, first.stderr[-2000:]

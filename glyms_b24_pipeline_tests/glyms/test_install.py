@@ -69,7 +69,7 @@ def test_check_reports_a_missing_trigger(glyms_dsn, capsys, monkeypatch):
     monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
     assert main(["install-sql", "--check"]) == 1
     out = capsys.readouterr().out
-    assert "MISSING  trigger   public.cliente.trg_cliente_sync_b24_delete" in out
+    assert "FALTA    trigger   public.cliente.trg_cliente_sync_b24_delete" in out
     # --check changed nothing
     assert len(check_install(glyms_dsn).missing) == 1
     assert main(["install-sql"]) == 0

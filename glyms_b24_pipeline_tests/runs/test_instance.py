@@ -95,14 +95,14 @@ def test_the_storage_url_comes_from_the_environment_with_one_line_errors(tmp_pat
 
     (tmp_path / "dagster.yaml").write_text((REPO / "deploy" / "dagster.yaml").read_text())
     monkeypatch.delenv("DAGSTER_PG_URL", raising=False)
-    with pytest.raises(ConfigError, match=r"^la variable de entorno DAGSTER_PG_URL no está definida"):
+    with pytest.raises(ConfigError, match=r"^environment variable DAGSTER_PG_URL is not set"):
         storage_url(tmp_path)
     monkeypatch.setenv("DAGSTER_PG_URL", "postgresql+psycopg2://dagster:pw@db.lab:5433/dagster")
     assert storage_url(tmp_path) == "postgresql+psycopg2://dagster:pw@db.lab:5433/dagster"
     monkeypatch.setenv("DAGSTER_PG_URL", "postgresql+psycopg2://dagster:s3cr3t@127.0.0.1:1/dagster")
     with pytest.raises(Exception) as info:
         open_instance(tmp_path)
-    assert str(info.value).startswith("no se puede conectar a la base de Dagster 127.0.0.1:1/dagster")
+    assert str(info.value).startswith("cannot connect to Dagster's database 127.0.0.1:1/dagster")
     assert "s3cr3t" not in str(info.value) and "\n" not in str(info.value)
 
 
@@ -111,7 +111,7 @@ def test_init_instance_creates_the_storage_once_and_refuses_a_home_without_dagst
     from glyms_b24_pipeline.cli import main
 
     assert main(["init-instance"]) == 0
-    assert capsys.readouterr().out.startswith("instancia de Dagster lista (instance ready): PostgreSQL ")
+    assert capsys.readouterr().out.startswith("instancia de Dagster lista: PostgreSQL ")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "empty"))
     monkeypatch.setenv("GLYMS_PG_DSN", "postgresql://glyms@127.0.0.1:1/glyms")
     for command in (["init-instance"], ["history"], ["prune", "--dry-run"]):
@@ -130,4 +130,4 @@ def test_init_instance_warns_when_an_upgraded_dagster_yaml_still_shares_one_writ
     assert "value: writer" in config.read_text()
     assert main(["init-instance"]) == 0  # the services still start
     err = capsys.readouterr().err
-    assert err.startswith("aviso (warning): dagster.yaml no limita un escritor por portal") and "applyLimitPerUniqueValue" in err
+    assert err.startswith("aviso: dagster.yaml no limita un escritor por portal") and "applyLimitPerUniqueValue" in err

@@ -74,7 +74,7 @@ def test_with_a_daemon_serving_the_instance_the_cli_run_goes_through_its_queue(g
                 time.sleep(1)
         assert main(["sync", "--type", "services"]) in (0, 1)  # 1: the seed's invalid rows warn
         out = capsys.readouterr().out
-        assert "en cola del daemon" in out and "services written, 0 failed" in out
+        assert "en cola del daemon" in out and "servicios escritos, 0 fallidos" in out
         assert len(emulator.services(iblock_id=24)) > 15
         with open_instance() as instance:
             run = instance.get_runs(filters=dg.RunsFilter(job_name="services_sync"))[0]

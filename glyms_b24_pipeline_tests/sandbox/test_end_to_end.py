@@ -60,7 +60,7 @@ def test_the_sensor_launches_the_companies_run_and_the_queue_serialises_writers(
         started = [subprocess.Popen(cli, env=deployment._environment(), stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True) for _ in range(2)]
         outputs = [p.communicate(timeout=240) for p in started]
-        assert all("en cola del daemon" in out for out, _ in outputs), outputs
+        assert all("en cola del daemon" in out for out, _ in outputs), outputs  # Spanish: the default
         services_runs = deployment.graphql(RUNS, {"job": "services_sync"})["runsOrError"]["results"]
         assert [r["status"] for r in services_runs] == ["SUCCESS", "SUCCESS"]
         first, second = sorted(services_runs, key=lambda r: r["startTime"])

@@ -104,6 +104,9 @@ def test_services_sync_over_the_hostile_corpus(glyms_dsn, emulator):
     push = metadata(result, "bitrix24", "services_push")
     assert push["failed"] == 0
     assert push["not_synced"] == sum(1 for r in seed.service_rows.values() if r.expect.outcome == REPORTED)
+    # the metadata that lists the rows not synced names the command that explains the first one
+    first = push["first_not_synced"].split(":")[0]
+    assert push["explain_not_synced"] == f"glyms-b24 explain service {first}"
 
     # hostile data converges: the next run compares equal and writes nothing, reports nothing new
     again = _run_services(glyms_dsn, emulator)
@@ -164,6 +167,7 @@ def test_companies_consumer_and_reconciliation_over_the_hostile_corpus(glyms_dsn
     assert not problems, "\n".join(problems)
     push = metadata(result, "bitrix24", "companies_push")
     assert (push["failed"], push["not_synced"]) == (0, _reported(seed))
+    assert push["explain_not_synced"] == f"glyms-b24 explain customer {push['first_not_synced'].split(':')[0]}"
 
     # the reconciliation compares every customer with every company: nothing left to write, nothing new reported
     again = reconcile(resources)

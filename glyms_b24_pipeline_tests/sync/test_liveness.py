@@ -56,7 +56,7 @@ def test_a_killed_sync_is_reported_failed_by_the_next_one_and_frees_the_writer_s
     if next_writer == "cli":
         assert main(["sync", "--type", "services"]) in (0, 1)  # 1: the seed plants services without a price
         out = capsys.readouterr().out
-        assert "services written, 0 failed" in out
+        assert "servicios escritos, 0 fallidos" in out
         found_by = "glyms-b24 sync"
     else:  # a run started any other way (schedule, UI) finds it when it takes the portal lock
         from glyms_b24_pipeline.definitions import build_definitions

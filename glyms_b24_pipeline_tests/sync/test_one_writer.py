@@ -48,9 +48,9 @@ def test_two_cli_syncs_started_together_write_each_service_once(glyms_dsn, emula
     assert [run.returncode for run in runs] == [1, 1], outputs  # the seed's price check warns in both
     counts = _xml_id_counts(emulator)
     assert len(counts) == _valid_services(glyms_dsn) and set(counts.values()) == {1}
-    waited = [out for out, _ in outputs if "waited" in out and "for another sync that was writing" in out]
+    waited = [out for out, _ in outputs if "esperó" in out and "a otra sincronización que escribía" in out]
     assert len(waited) == 1, outputs
-    assert "services push: 0 services written" in waited[0]  # it found the catalog already right
+    assert "push de services: 0 servicios escritos" in waited[0]  # it found the catalog already right
     assert all("Traceback" not in out + err for out, err in outputs)
 
 

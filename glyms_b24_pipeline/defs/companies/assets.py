@@ -392,7 +392,7 @@ def _push(context: Any, plan: CompanySyncPlan, dry_run: bool, allow_mass_deletio
                          counters_before=before, counters_after=client.counters.as_metadata(),
                          extra={**{k: counts[k] for k in ("unchanged", "invalid", "duplicate", "target_missing",
                                                           "log_rows")},
-                                "plan_recomputed": recomputed or "no", **not_synced_metadata(not_synced, excluded),
+                                "plan_recomputed": recomputed or "no", **not_synced_metadata(not_synced, excluded, "company"),
                                 **rows_metadata("link_candidate", ["id_cliente", "bitrix_company_id", "reason"], candidates),
                                 **rows_in_error_metadata(errors)})
 

@@ -63,19 +63,19 @@ class CompaniesMappings(MappingCheck):
     def compare(self, settings: Settings, portal: CrmIds, glyms: CustomerTypes, report: MappingReport) -> None:
         c = settings.companies
         for tipo_ot, status_id in sorted(c.company_type_by_tipo_ot.items()):
-            report.expect("company_type", "tipo de empresa", f"companies.company_type_by_tipo_ot[{tipo_ot}]", status_id,
-                          portal.company_types, "el COMPANY_TYPE")
+            report.expect("company_type", "company type", f"companies.company_type_by_tipo_ot[{tipo_ot}]", status_id,
+                          portal.company_types, "the COMPANY_TYPE")
         for cliente_tipo, status_id in sorted(c.industry_by_cliente_tipo.items()):
-            report.expect("industry", "sector", f"companies.industry_by_cliente_tipo[{cliente_tipo}]", status_id,
-                          portal.industries, "el INDUSTRY")
+            report.expect("industry", "industry", f"companies.industry_by_cliente_tipo[{cliente_tipo}]", status_id,
+                          portal.industries, "the INDUSTRY")
         for name, code in c.user_fields.model_dump().items():
-            report.expect("user_field", "campo de usuario", f"companies.user_fields.{name}", code, portal.user_fields,
-                          "el campo")
-        label = "valor de Glyms sin mapeo"
+            report.expect("user_field", "user field", f"companies.user_fields.{name}", code, portal.user_fields,
+                          "the field")
+        label = "Glyms value without mapping"
         report.mapped("companies_unmapped", label, "companies.company_type_by_tipo_ot", glyms.tipo_ot,
-                      c.company_type_by_tipo_ot, "id_tipo_ot", "clientes", excluded=c.company_type_excluded_tipo_ot)
+                      c.company_type_by_tipo_ot, "id_tipo_ot", "customers", excluded=c.company_type_excluded_tipo_ot)
         report.mapped("companies_unmapped", label, "companies.industry_by_cliente_tipo", glyms.cliente_tipo,
-                      c.industry_by_cliente_tipo, "id_cliente_tipo", "clientes",
+                      c.industry_by_cliente_tipo, "id_cliente_tipo", "customers",
                       excluded=c.industry_excluded_cliente_tipo)
 
 

@@ -54,7 +54,7 @@ def report_rows(groups: Iterable[CompanyDuplicates]) -> list[tuple[Any, ...]]:
     for group in groups:
         for company in group.companies:
             company_id = int(company["ID"])
-            action = "conservar" if company_id == group.survivor_id else f"fusionar en {group.survivor_id}"
+            action = "keep" if company_id == group.survivor_id else f"merge into {group.survivor_id}"
             rows.append((group.origin_id, company_id, clean_text(company.get("TITLE")),
                          clean_text(company.get("DATE_CREATE")), _values(company.get("EMAIL")),
                          _values(company.get("PHONE")), action))

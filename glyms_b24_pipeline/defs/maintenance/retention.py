@@ -29,10 +29,10 @@ class PruneResult:
     dry_run: bool
 
     def lines(self) -> list[str]:
-        verb = "se borrarían (would be deleted)" if self.dry_run else "borradas (deleted)"
+        verb = "would be deleted" if self.dry_run else "deleted"
         return [
-            f"auditoría: {self.audit_rows} filas anteriores a {self.audit_cutoff:%Y-%m-%d %H:%M} {verb}",
-            f"historial: {self.runs} ejecuciones anteriores a {self.runs_cutoff:%Y-%m-%d %H:%M} {verb}",
+            f"audit: {self.audit_rows} rows before {self.audit_cutoff:%Y-%m-%d %H:%M} {verb}",
+            f"history: {self.runs} runs before {self.runs_cutoff:%Y-%m-%d %H:%M} {verb}",
         ]
 
 

@@ -266,7 +266,7 @@ def services_push(
     return pushed_result(context, outcomes, what="service", action_of=_action, duration=time.monotonic() - started,
                          counters_before=before, counters_after=client.counters.as_metadata(),
                          extra={"skipped_invalid": len(not_synced), "plan_recomputed": recomputed or "no",
-                                **not_synced_metadata(not_synced, excluded)})
+                                **not_synced_metadata(not_synced, excluded, "service")})
 
 
 def _action(change: Any) -> str:

@@ -53,16 +53,16 @@ class ServicesMappings(MappingCheck):
 
     def compare(self, settings: Settings, portal: CatalogIds, glyms: Mapping[int, int], report: MappingReport) -> None:
         s = settings.services
-        report.expect("iblock", "iblock", "services.iblock_id", s.iblock_id, portal.iblocks, "el catálogo (iblock)")
-        report.expect("price_type", "tipo de precio", "services.price_type_id", s.price_type_id, portal.price_types,
-                      "el tipo de precio")
+        report.expect("iblock", "iblock", "services.iblock_id", s.iblock_id, portal.iblocks, "the catalog (iblock)")
+        report.expect("price_type", "price type", "services.price_type_id", s.price_type_id, portal.price_types,
+                      "the price type")
         for tipo_ot, section in sorted(s.sections_by_tipo_ot.items()):
-            report.expect("section", "sección", f"services.sections_by_tipo_ot[{tipo_ot}]", section, portal.sections,
-                          "la sección", f"en el catálogo (iblock) {s.iblock_id}")
+            report.expect("section", "section", f"services.sections_by_tipo_ot[{tipo_ot}]", section, portal.sections,
+                          "the section", f"in the catalog (iblock) {s.iblock_id}")
         for setting, mapping in (("services.sections_by_tipo_ot", s.sections_by_tipo_ot),
                                  ("services.contracts_by_tipo_ot", s.contracts_by_tipo_ot)):
-            report.mapped("services_unmapped", "tipo de OT sin mapeo", setting, glyms, mapping, "id_tipo_ot",
-                          "servicios activos", excluded=s.excluded_tipo_ot)
+            report.mapped("services_unmapped", "work-order type without mapping", setting, glyms, mapping, "id_tipo_ot",
+                          "active services", excluded=s.excluded_tipo_ot)
 
 
 SERVICES_MAPPINGS = ServicesMappings()

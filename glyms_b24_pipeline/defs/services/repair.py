@@ -97,13 +97,13 @@ def catalog_entries(items: Iterable[Mapping[str, Any]], price_rows: Iterable[Map
 def _survivor(members: Sequence[CatalogEntry], policy: str, price_type_id: int) -> tuple[CatalogEntry, str]:
     # the reasons are the operator's (Spanish): the summary prints them as they are
     if policy == "newest":
-        return max(members, key=lambda m: m.bitrix_id), "el más nuevo: mayor id"
+        return max(members, key=lambda m: m.bitrix_id), "the newest: the highest id"
     if policy == "lowest_id":
-        return min(members, key=lambda m: m.bitrix_id), "el menor id"
+        return min(members, key=lambda m: m.bitrix_id), "the lowest id"
     priced = [m for m in members if m.price is not None]
     if priced:
-        return min(priced, key=lambda m: m.bitrix_id), f"tiene precio del tipo {price_type_id} y el menor id"
-    return min(members, key=lambda m: m.bitrix_id), f"ninguno tiene precio del tipo {price_type_id}: el menor id"
+        return min(priced, key=lambda m: m.bitrix_id), f"it has a price of type {price_type_id} and the lowest id"
+    return min(members, key=lambda m: m.bitrix_id), f"none has a price of type {price_type_id}: the lowest id"
 
 
 def plan_service_repair(entries: Iterable[CatalogEntry], policy: str, price_type_id: int) -> ServiceRepairPlan:

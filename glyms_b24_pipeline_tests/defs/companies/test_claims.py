@@ -87,7 +87,7 @@ def test_two_companies_syncs_started_together_process_each_row_once(glyms_dsn, p
     assert {count for _, count in creates} == {1} and len(creates) == 40
     processed_by = sql(glyms_dsn, "SELECT count(DISTINCT dagster_run_id) FROM f_cliente.sync_log_bitrix24")[0][0]
     assert processed_by == 1  # the second run found nothing left to claim
-    assert sum("waited" in out for out, _ in outputs) == 1
+    assert sum("esperó" in out for out, _ in outputs) == 1  # "waited ... for another sync", in Spanish
 
 
 @pytest.mark.slow

@@ -96,7 +96,7 @@ def test_shared_origin_ids_are_flagged_by_the_directory_check(glyms_dsn, resourc
 def test_cli_sync_and_reconcile_companies_print_their_summaries(glyms_dsn, portal, cli_env):
     add_customer(glyms_dsn)
     add_customer(glyms_dsn, codigo="C2", razon_social="   ")
-    command = [sys.executable, "-m", "glyms_b24_pipeline.cli"]
+    command = [sys.executable, "-m", "glyms_b24_pipeline.cli", "--lang", "en"]  # the summary in English
     dry = subprocess.run([*command, "reconcile", "companies", "--dry-run"], env=cli_env, capture_output=True,
                          text=True, timeout=120)
     assert "reconcile plan: 0 log rows, 1 to create" in dry.stdout and "1 invalid" in dry.stdout, dry.stdout + dry.stderr

@@ -18,7 +18,7 @@ def test_the_oldest_company_is_the_suggested_survivor():
                  {"ID": "130", "ORIGIN_ID": "8", "TITLE": "Única"}, {"ID": "140", "ORIGIN_ID": "", "TITLE": "A mano"}]
     groups = shared_origin_ids(companies)
     assert [(g.origin_id, g.survivor_id, [c["ID"] for c in g.companies]) for g in groups] == [("7", 101, ["101", "120"])]
-    assert [row[-1] for row in report_rows(groups)] == ["conservar", "fusionar en 101"]
+    assert [row[-1] for row in report_rows(groups)] == ["keep", "merge into 101"]
 
 
 def test_cli_reports_shared_origin_ids_and_changes_nothing(emulator, cli_env):
@@ -32,7 +32,7 @@ def test_cli_reports_shared_origin_ids_and_changes_nothing(emulator, cli_env):
     assert done.returncode == 1, done.stdout + done.stderr  # something to review
     rows = json.loads(done.stdout)
     assert [(r["ORIGIN_ID"], r["ID"], r["SUGERENCIA"]) for r in rows] == [
-        ("41", first, "conservar"), ("41", copy, f"fusionar en {first}")]
+        ("41", first, "conservar"), ("41", copy, f"fusionar en {first}")]  # in the run's language (Spanish)
     assert rows[0]["EMAIL"] == "info@labsur.com.ar"
     assert "1 ORIGIN_ID compartidos por 2 empresas; no se fusionó nada" in done.stderr  # the note, off the JSON
     assert emulator.companies() == before
@@ -41,4 +41,4 @@ def test_cli_reports_shared_origin_ids_and_changes_nothing(emulator, cli_env):
     assert "result" in requests.post(hook + "crm.company.delete", json={"id": copy}, timeout=10).json()
     clean = subprocess.run([*CLI, "repair", "companies"], env=cli_env, capture_output=True, text=True, timeout=120)
     assert (clean.returncode, clean.stdout.strip()) == (
-        0, "ninguna empresa comparte ORIGIN_ID: nada que revisar (no shared ORIGIN_IDs)")
+        0, "ninguna empresa comparte ORIGIN_ID: nada que revisar")

@@ -79,7 +79,7 @@ def test_the_keep_policies():
     assert [(c.bitrix_id, c.new_xml_id) for c in plan.changes] == [(10, "dup-5-10"), (12, "dup-5-12")]
     unpriced = plan_service_repair([CatalogEntry(3, "7", "", True, None), CatalogEntry(2, "7", "", True, None)],
                                    "priced_lowest_id", 2)
-    assert unpriced.groups[0].keep.bitrix_id == 2 and "ninguno tiene precio" in unpriced.groups[0].why
+    assert unpriced.groups[0].keep.bitrix_id == 2 and "none has a price" in unpriced.groups[0].why
 
 
 def test_repair_keeps_one_service_per_xml_id_and_the_next_sync_writes_nothing_for_the_others(glyms_dsn, emulator):
