@@ -98,3 +98,29 @@ def test_missing_view_is_one_clear_line(empty_database_dsn):
         read_glyms_services(GlymsDatabase(dsn=empty_database_dsn), ServicesSettings())
     assert str(info.value).startswith("lims.v_prestacion_max_version is missing: is GLYMS_PG_DSN pointing at the Glyms database?")
     assert "\n" not in str(info.value)
+
+
+def test_explain_reads_the_price_the_sync_reads(glyms_dsn):
+    """service_explain.sql repeats active_services.sql's price rule for one key: both must give one price."""
+    _insert(
+        glyms_dsn,
+        [(1, 1, "C1", "Glucemia", None, 1, 1), (2, 1, "I2", "Coliformes", None, 1, 2), (3, 1, " ", "Sin codigo", None, 1, 1),
+         (4, 1, "C1", "Comparte codigo", None, 1, 1)],
+        [
+            (14, "C1", Decimal("100.00"), datetime(2024, 6, 1)),
+            (14, "C1", Decimal("140.00"), datetime(2024, 6, 1)),  # a tie: the higher is in force
+            (14, "C1", None, datetime(2024, 6, 1)),
+            (14, "C1", Decimal("999.00"), datetime(2023, 1, 1)),
+            (259, "I2", None, datetime(2024, 2, 1)),
+            (259, "I2", Decimal("55.50"), datetime(2024, 1, 1)),  # older: the newest version has no value
+            (14, " ", Decimal("1.00"), datetime(2024, 1, 1)),  # a blank code looks up no price
+        ],
+    )
+    db = GlymsDatabase(dsn=glyms_dsn)
+    columns = ("id_prestacion", "id_contrato", "precio", "precio_fecha_version", "precio_valores_en_fecha")
+    synced = {r["id_prestacion"]: tuple(r[c] for c in columns) for r in db.rows("active_services", CONTRACTS)}
+    for key in ("1", "2", "3", "4"):
+        explained = {r["id_prestacion"]: tuple(r[c] for c in columns)
+                     for r in db.rows("service_explain", {"key": key, **CONTRACTS})}
+        assert explained[int(key)] == synced[int(key)], key
+    assert synced[1][2] == Decimal("140.00") and synced[2][2] is None and synced[3][2] is None
