@@ -7,6 +7,7 @@ found through GraphQL ``pipelineOrError(...).runs``, as the job's Runs tab finds
 ``glyms_b24/outcome`` tag.
 """
 
+import re
 import subprocess
 import sys
 import time
@@ -109,7 +110,7 @@ def test_runs_started_in_every_way_are_listed_under_their_job_with_their_verdict
 
         out = cli("sync", "--type", "services")
         assert "en cola del daemon" in out
-        started["cli, through the daemon"] = ("services_sync", out.split("Run ", 1)[1].split(":", 1)[0])
+        started["cli, through the daemon"] = ("services_sync", re.search(r"([0-9a-f-]{36}): en cola", out).group(1))
 
         launched = ask(LAUNCH, location=CODE_LOCATION_NAME)["launchRun"]
         assert launched["__typename"] == "LaunchRunSuccess", launched
