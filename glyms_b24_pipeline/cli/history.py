@@ -94,14 +94,12 @@ def _number(value: Any) -> Optional[float]:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def run_counts(instance: Any, run_id: str) -> dict[str, Optional[int]]:
+def run_counts(outcome: RunOutcome) -> dict[str, Optional[int]]:
     """written / failed / requests of one run, added up from its materialisations' metadata."""
 
     totals: dict[str, Optional[float]] = {"written": None, "failed": None, "requests": None}
     keys = {"written": "succeeded", "failed": "failed", "requests": "b24_requests"}
-    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=1000).records
-    for record in records:
-        metadata = record.event_log_entry.dagster_event.step_materialization_data.materialization.metadata
+    for metadata in outcome.materializations.values():
         for name, key in keys.items():
             number = _number(metadata.get(key))
             if number is not None:
@@ -147,17 +145,18 @@ def history_rows(instance: Any, *, since: Optional[_dt.datetime], sync_type: str
             "created": _local(record.create_timestamp),
             "started": _local(started) if started else "",
             "duration_seconds": round(ended - started, 1) if started and ended else None,
-            **run_counts(instance, run.run_id),
-            **_verdict_columns(instance, run),
+            # one read of the run's events serves its counts and its verdict
+            **run_counts(outcome := RunOutcome.from_storage(instance, run.run_id)),
+            **_verdict_columns(outcome, run),
         })
     return rows
 
 
-def _verdict_columns(instance: Any, run: dg.DagsterRun) -> dict[str, Any]:
+def _verdict_columns(outcome: RunOutcome, run: dg.DagsterRun) -> dict[str, Any]:
     """The run's outcome and its change-log rows in error (from its events, as its tags say them)."""
     if not run.is_finished:
         return {"outcome": "", "in_error": None}
-    verdict = run_verdict(RunOutcome.from_storage(instance, run.run_id))
+    verdict = run_verdict(outcome)
     return {"outcome": verdict.outcome, "in_error": verdict.rows_in_error}
 
 

@@ -23,7 +23,7 @@ BATCH = 50
 
 def verdict_sensor(job_names: Sequence[str]) -> dg.SensorDefinition:
     """Tags each finished run of ``job_names`` (and of the implicit asset job) with its verdict."""
-    watched = [*job_names, ASSET_JOB]
+    watched = frozenset(job_names)
 
     @dg.sensor(name=VERDICT_SENSOR, minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING)
     def sync_run_verdicts(context: dg.SensorEvaluationContext):

@@ -145,11 +145,8 @@ def _coverage_and_prices(table: RowTable, settings: ServicesSettings) -> tuple[d
                 "types_without_section": ", ".join(str(t) for t in types if t == "(none)" or t not in settings.sections_by_tipo_ot) or "none",
                 "types_without_contract": ", ".join(str(t) for t in types if t == "(none)" or t not in settings.contracts_by_tipo_ot) or "none",
                 **rows_metadata("services_affected", ["id_prestacion", "id_tipo_ot", "missing"], unmapped)}
-    prices = {**rows_metadata("without_price", ["id_prestacion", "codigo", "problem"],
-                              [r for r in unpriced if r[2] == "no price"]),
-              "negative_price": negative,
+    prices = {"without_price": len(unpriced) - negative, "negative_price": negative,
               **({"unpriced_rows": row_table(["id_prestacion", "codigo", "problem"], unpriced)} if unpriced else {})}
-    prices.pop("without_price_rows", None)
     return coverage, prices
 
 
