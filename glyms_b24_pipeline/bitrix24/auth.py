@@ -86,7 +86,7 @@ def normalize_portal_url(url: str) -> str:
     """``https://portal.bitrix24.es`` (scheme + host, no path, no trailing slash)."""
     key = portal_key(url)
     if "://" not in key:
-        raise errors.ValidationError(f"portal URL must look like https://yourportal.bitrix24.es, got {url!r}")
+        raise errors.ValidationError(f"the portal URL (B24_PORTAL_URL) must look like https://yourportal.bitrix24.es, got {url!r}")
     return key
 
 
@@ -389,7 +389,7 @@ class WebhookAuth:
     def __init__(self, webhook_url: str):
         match = _WEBHOOK.match(webhook_url.strip())
         if not match:
-            raise errors.ValidationError("webhook URL must look like https://yourportal.bitrix24.es/rest/1/abc123/")
+            raise errors.ValidationError("the webhook URL (B24_WEBHOOK_URL) must look like https://yourportal.bitrix24.es/rest/1/abc123/")
         self._base = f"{match.group(1)}/rest/{match.group(2)}/{match.group(3)}/"
         self.portal_url = normalize_portal_url(match.group(1))
         self.user_id = int(match.group(2))

@@ -389,8 +389,9 @@ class Bitrix24Client:
                 since = self._unreachable_since()
                 if retries >= self.max_retries or time.monotonic() - since + delay > self.unreachable_timeout_seconds:
                     raise errors.UnreachableError(
-                        f"{error.description}; unreachable for {time.monotonic() - since:.0f} s "
-                        "(bitrix24.unreachable_timeout_seconds)", method=method) from None
+                        f"{error.description}; unreachable for {time.monotonic() - since:.1f} s, the limit is "
+                        f"{self.unreachable_timeout_seconds:g} s (bitrix24.unreachable_timeout_seconds)",
+                        method=method) from None
             elif retries >= self.max_retries:
                 raise error
             retries += 1

@@ -1,7 +1,10 @@
-"""Terminal logging of the CLI: ``--debug`` shows glyms-b24's own loggers, not its libraries'.
+"""Terminal logging of the CLI: log records are for developers, and English, so they show under ``--debug``.
 
-Third-party loggers (alembic, urllib3, Dagster) print only warnings and errors, whatever
-level they set themselves: the handler decides, not the loggers.
+Without it the terminal holds only what the CLI says in the run's language (progress, summaries,
+errors); a run's records stay in its event log (``glyms-b24 history --run ID``, the UI). Under
+``--debug`` glyms-b24's own loggers show at DEBUG and third-party ones (alembic, urllib3, Dagster)
+at WARNING, whatever level they set themselves: the handler decides, not the loggers. A library's
+error shows either way: nothing else would say it.
 """
 
 from __future__ import annotations
@@ -13,11 +16,22 @@ from typing import Optional, TextIO
 
 OWN_LOGGER = "glyms_b24_pipeline"
 THIRD_PARTY_LEVEL = logging.WARNING
+#: without --debug: only a library's errors (ours are said by the CLI itself, in the run's language)
+QUIET_LEVEL = logging.ERROR
+
+
+def _own(record: logging.LogRecord) -> bool:
+    return record.name == OWN_LOGGER or record.name.startswith(OWN_LOGGER + ".")
 
 
 class _OwnRecordsOrWarnings(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= THIRD_PARTY_LEVEL or record.name == OWN_LOGGER or record.name.startswith(OWN_LOGGER + ".")
+        return record.levelno >= THIRD_PARTY_LEVEL or _own(record)
+
+
+class _LibraryErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= QUIET_LEVEL and not _own(record)
 
 
 def _own_subloggers() -> list[str]:
@@ -54,8 +68,8 @@ def configure_logging(*, debug: bool, stream=None) -> logging.Handler:
         root.removeHandler(old)
     handler = _TerminalHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.setLevel(logging.DEBUG if debug else THIRD_PARTY_LEVEL)
-    handler.addFilter(_OwnRecordsOrWarnings())
+    handler.setLevel(logging.DEBUG if debug else QUIET_LEVEL)
+    handler.addFilter(_OwnRecordsOrWarnings() if debug else _LibraryErrors())
     root.setLevel(THIRD_PARTY_LEVEL)
     root.addHandler(handler)
     # A Dagster run sets the level of the package's logger to the instance's python_log_level

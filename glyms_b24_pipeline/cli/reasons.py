@@ -3,9 +3,10 @@ operator can act on: English, as they are also Dagster metadata and logs) in the
 
 Each template below is a msgid of the catalog. A text matching one is translated with the values
 it carries: ``{name}`` matches any text, the names in :data:`WORDS` one word; the values of the
-names in :data:`TRANSLATED` are themselves translated, and ``{reasons}`` is a list ``key: reason;
-...``. A text matching none is translated as a whole message when the catalog has it, else shown as
-it is (a value from Glyms or Bitrix24).
+names in :data:`TRANSLATED` are themselves translated, ``{reasons}`` is a list ``key: reason;
+...`` and ``{violations}`` a list ``message; message``. A text matching none is translated as a
+whole message when the catalog has it, ``name: message`` as its message, else shown as it is (a
+value from Glyms, PostgreSQL or Bitrix24).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ WORDS = {"value", "count", "checked", "rows", "id", "length", "limit", "total", 
 SHAPES = {**{name: r"\S+?" for name in WORDS}, "date": r"\d{4}-\d\d-\d\d(?: \d\d:\d\d)?"}
 #: placeholders whose value is itself a message to translate
 TRANSLATED = {"verb", "status", "reason", "problem", "what", "where", "rows_text", "written", "purpose", "cause", "summary",
-              "kind", "first"}
+              "kind", "first", "detail", "remedy", "family", "guard", "holder", "who", "found_by"}
 
 TEMPLATES = (
     # services (defs/services/plan.py)
@@ -93,7 +94,7 @@ TEMPLATES = (
     N_("id_tipo_ot {value} is excluded on purpose (services.excluded_tipo_ot)"),
     N_("  written {succeeded}, failed {failed}, skipped {n}, in error {count}"),
     N_("  written {succeeded}, failed {failed}, skipped {n}, in error {count}, excluded {total}"),
-    N_("{detail}; unreachable for {seconds} s (bitrix24.unreachable_timeout_seconds)"),
+    N_("{detail}; unreachable for {seconds} s, the limit is {limit} s (bitrix24.unreachable_timeout_seconds)"),
     N_("  {label} plan: {log_rows} log rows, {create} to create, {update} to update, {deletions} deletions, "
        "{unchanged} unchanged, {invalid} invalid, {duplicate} duplicate ORIGIN_IDs, {missing} missing in Bitrix24, "
        "{candidates} link candidates"),
@@ -114,17 +115,92 @@ TEMPLATES = (
     N_("Bitrix24: {detail}; check B24_WEBHOOK_URL (user id, code and the webhook's scopes)"),
     N_("Bitrix24: {detail}; check B24_PORTAL_URL and the application's scopes, or run glyms-b24 auth"),
     N_("Bitrix24: {detail}; is the portal reachable from this server? check {name}"),
+    N_("{detail}: re-authorise with `glyms-b24 auth`"),
+    N_("Bitrix24 refused the credentials during the push ({count} changes not written): {first}; re-authorise with "
+       "glyms-b24 auth or check B24_WEBHOOK_URL"),
+    # what the client says of a request that got no answer (bitrix24/client.py, auth.py)
+    N_("cannot connect ({kind})"),
+    N_("connection failed ({kind})"),
+    N_("no answer (connect timeout)"),
+    N_("no answer (read timeout)"),
+    N_("TLS verification failed"),
+    N_("the webhook was rejected; check B24_WEBHOOK_URL"),
+    N_("OAuth server did not answer in time"),
+    N_("cannot reach the OAuth server: {kind}"),
+    N_("OAuth server answered without a token"),
+    N_("token request refused"),
+    N_("no OAuth tokens stored for {portal} and client {client}"),
+    N_("no OAuth tokens stored for {portal}"),
+    N_("the portal URL (B24_PORTAL_URL) must look like https://yourportal.bitrix24.es, got {url}"),
+    N_("the webhook URL (B24_WEBHOOK_URL) must look like https://yourportal.bitrix24.es/rest/1/abc123/"),
+    # the stops before any write (sync/results.py, sync/lock.py, defs/*/plan.py)
+    N_("Push stopped, nothing written: {guard}. {remedy}"),
+    N_("Glyms returned no active services, so all {count} active catalog services would be deactivated"),
+    N_("{count} of {total} active catalog services ({share}) would be deactivated, above the limit of {limit} "
+       "(services.max_deactivation_share)"),
+    N_("{count} of {total} companies ({share}) would be marked as deleted in Glyms, above the limit of {limit} "
+       "(companies.max_deletion_share)"),
+    N_("Check that GLYMS_PG_DSN points at the right Glyms database; to deactivate anyway, run with "
+       "allow_mass_deactivation (glyms-b24 sync --allow-mass-deactivation)."),
+    N_("Check that GLYMS_PG_DSN points at the right Glyms database; to go ahead anyway, run "
+       "glyms-b24 reconcile companies --allow-mass-deletion."),
+    N_("another sync is writing to {portal} ({holder}); waited {seconds} s (writer.lock_wait_seconds); nothing was "
+       "written"),
+    N_("another sync is writing to {portal} ({holder}); nothing was written"),
+    N_("{who}, started {when}"),
+    N_("database session {id}"),
+    N_("a session that has just ended"),
+    N_("run {id}"),
+    N_("the process of this run died; reported failed by {found_by}"),
+    N_("step failed"),
     N_("dagster.yaml does not limit one writer per portal: copy the project's deploy/dagster.yaml into DAGSTER_HOME "
        "(tag_concurrency_limits with applyLimitPerUniqueValue); until then the portal lock alone keeps writers apart"),
     # explain (defs/*/explain.py)
     N_("{key} is not a customer id (id_cliente is a number)"),
     N_("codigo {code} is the code of services {ids}: explain one of them by its id (glyms-b24 explain service {first})"),
-    # errors an operator can act on (settings/, runs/, glyms/, bitrix24/)
+    # the Glyms database (glyms/connection.py, glyms/contract.py)
+    N_("cannot connect to the Glyms database {where}: {cause}"),
+    N_("cannot log in to the Glyms database {where}: wrong user or password in GLYMS_PG_DSN"),
+    N_("Glyms database {where}: {detail}"),
+    N_("{problem} (database {where})"),
+    N_("the server refuses connections: is PostgreSQL running on that port?"),
+    N_("unknown host name {host}"),
+    N_("no answer in time: check the host, the port and the firewall"),
+    N_("the database {name} does not exist"),
+    N_("the user {name} does not exist"),
+    N_("no server at the local socket: give a host in GLYMS_PG_DSN"),
+    N_("GLYMS_PG_DSN is not a valid connection string (postgresql://user@host:port/database)"),
+    N_("GLYMS_PG_DSN is not a valid connection string (its {option})"),
+    N_("{violations} (Glyms schema contract; GLYMS_PG_DSN -> {where})"),
+    N_("{name}.{column} is {type}; the sync reads it as {family}"),
+    N_("{name} has no column {column}: {remedy}"),
+    N_("{name} has no column {column}"),
+    N_("the database role cannot update {name} ({grant})"),
+    N_("the database role cannot read {name} ({columns}; {grant})"),
+    N_("{name} is missing: {remedy}"),
+    # the same, without the object's name (glyms-b24 install-sql --check lists them under it)
+    N_("{column} is {type}; the sync reads it as {family}"),
+    N_("has no column {column}: {remedy}"),
+    N_("has no column {column}"),
+    N_("is missing: {remedy}"),
+    N_("run glyms-b24 install-sql"),
+    N_("is GLYMS_PG_DSN pointing at the Glyms database?"),
+    N_("check the Glyms database"),
+    N_("check the Glyms database schema"),
+    # errors an operator can act on (settings/, runs/, bitrix24/)
     N_("environment variable {name} is not set ({purpose})"),
     N_("DAGSTER_HOME is not set: point it at the folder holding dagster.yaml so the run is kept in the history"),
     N_("DAGSTER_HOME={path} has no dagster.yaml: copy the project's dagster.yaml into it; without it Dagster would "
        "keep the history in a local SQLite file"),
     N_("cannot connect to Dagster's database {where_url}: {cause}"),
+    N_("run {id} is not in the run history of this instance"),
+    # the sandbox (cli/sandbox.py, sandbox/postgres.py)
+    N_("port {port} is already in use on 127.0.0.1: choose another with --ui-port"),
+    N_("dagster dev ended with exit code {code} (is port {port} free? use --ui-port)"),
+    N_("the embedded PostgreSQL is not installed: pip install -e '.[sandbox]' (or point GLYMS_B24_SANDBOX_PG_DSN / "
+       "GLYMS_B24_TEST_PG_DSN at a server)"),
+    N_("--hostile needs the project's checkout (the corpus is in glyms_b24_pipeline_tests/sandbox/hostile.py, not in "
+       "the installed package)"),
     N_("{file}: configuration file not found (set {name} or pass --config)"),
     N_("{file}: {key}: unknown key (check its spelling; see glyms_b24.example.yaml)"),
 )
@@ -151,17 +227,49 @@ def _reasons(text: str) -> str:
     return "; ".join(out)
 
 
+def _matching(text: str) -> Optional[str]:
+    return next((template for pattern, template in _patterns() if pattern.fullmatch(text)), None)
+
+
+def _messages(text: str) -> str:
+    """``message; message`` with each message translated; a message may hold "; " itself."""
+    out, pending = [], ""
+    for piece in text.split("; "):
+        pending = f"{pending}; {piece}" if pending else piece
+        if _matching(pending) or _(pending) != pending:
+            out.append(translated(pending))
+            pending = ""
+    if pending:
+        out.append(translated(pending))
+    return "; ".join(out)
+
+
+def _value(name: str, value: str) -> str:
+    if name == "reasons":
+        return _reasons(value)
+    if name == "violations":
+        return _messages(value)
+    return translated(value) if name in TRANSLATED else value
+
+
 def translated(text: Optional[str]) -> str:
-    """``text`` in the run's language: by a template, else as a whole message, else as it is."""
+    """``text`` in the run's language: by a template, else as a whole message, else ``name: message`` as its
+    message (a Bitrix24 method's error), else as it is."""
     if not text:
         return ""
     for pattern, template in _patterns():
         match = pattern.fullmatch(text)
         if match:
-            values = {name: (_reasons(value) if name == "reasons" else translated(value) if name in TRANSLATED
-                             else value) for name, value in match.groupdict().items()}
-            return _(template).format(**values)
-    return _(text)
+            return _(template).format(**{name: _value(name, value) for name, value in match.groupdict().items()})
+    whole = _(text)
+    if whole != text:
+        return whole
+    name, sep, message = text.partition(": ")
+    if sep and name and " " not in name:
+        said = translated(message)
+        if said != message:
+            return f"{name}{sep}{said}"
+    return text
 
 
 #: single words and phrases the templates' values carry
@@ -173,4 +281,8 @@ VALUES = (N_("services"), N_("companies"), N_("OK"), N_("DONE"), N_("DONE WITH P
           # the purposes bitrix24/factory.py names a missing variable with
           N_("Bitrix24 portal, e.g. https://yourportal.bitrix24.es"), N_("client id of the Bitrix24 local application"),
           N_("client secret of the local application"),
-          N_("the OAuth tokens are kept in the Glyms database, schema glyms_b24"))
+          N_("the OAuth tokens are kept in the Glyms database, schema glyms_b24"),
+          # the column types the Glyms schema contract accepts (glyms/contract.py)
+          N_("smallint, integer or bigint"), N_("text, varchar or char"), N_("text, varchar, char or an integer type"),
+          N_("numeric, an integer type, real or double precision"), N_("date, timestamp or timestamptz"),
+          N_("timestamp or timestamptz"))

@@ -25,6 +25,8 @@ from glyms_b24_pipeline.bitrix24 import progress
 from glyms_b24_pipeline.bitrix24.auth import OAuthApp, OAuthAuth, TokenStore
 from glyms_b24_pipeline.cli import terminal
 from glyms_b24_pipeline.cli.i18n import _
+from glyms_b24_pipeline.cli.output import emit
+from glyms_b24_pipeline.cli.reasons import translated
 from glyms_b24_pipeline.cli.sync import run_sync
 from glyms_b24_pipeline.glyms.install import install_sql
 from glyms_b24_pipeline.runs.instance import open_instance
@@ -65,12 +67,14 @@ def prepare_glyms(admin_dsn: str, services: int, customers: int, hostile: bool =
         empty = (cur.fetchone() or (0,))[0] == 0
     if empty:
         summary = seed_glyms(dsn, services=services, customers=customers)
-        print(f"Glyms sandbox: {summary.services} services ({summary.active_services} active), "
-              f"{summary.price_rows} price versions, {summary.customers} customers")
+        print(_("Glyms sandbox: {services} services ({active} active), {prices} price versions, {customers} customers")
+              .format(services=summary.services, active=summary.active_services, prices=summary.price_rows,
+                      customers=summary.customers))
         if hostile:  # what real LIMS data holds: each row ends stored, cleaned or reported, never a failed run
             corpus = load_hostile_corpus()(dsn)
-            print(f"hostile corpus: {len(corpus.services)} services, {len(corpus.customers)} customers "
-                  "(glyms_b24_pipeline_tests/sandbox/hostile.py says what each one becomes)")
+            print(_("hostile corpus: {services} services, {customers} customers "
+                    "(glyms_b24_pipeline_tests/sandbox/hostile.py says what each one becomes)")
+                  .format(services=len(corpus.services), customers=len(corpus.customers)))
     return dsn
 
 
@@ -149,17 +153,17 @@ def serve_ui(dagster_home: Path, port: int) -> None:
         if probe.connect_ex(("127.0.0.1", port)) == 0:  # else a UI already there would pass for ours
             raise OperatorError(f"port {port} is already in use on 127.0.0.1: choose another with --ui-port")
     workspace = write_workspace(dagster_home)
-    print(f"starting the Dagster UI on {url} ...", flush=True)
+    print(_("starting the Dagster UI on {url} ...").format(url=url), flush=True)
     # run from the instance folder: Dagster warns about a dagster.yaml in the working directory
     # that is not $DAGSTER_HOME's, and loads a .env from there
     ui = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-h", "127.0.0.1",
                            "-p", str(port)], cwd=dagster_home)
     try:
         if wait_until_ready(url, ui):
-            print(f"Dagster UI on {url} (Ctrl-C to stop the sandbox)", flush=True)
+            print(_("Dagster UI on {url} (Ctrl-C to stop the sandbox)").format(url=url), flush=True)
         elif ui.poll() is None:
-            print(f"the Dagster UI did not answer on {url} within {UI_READY_TIMEOUT_SECONDS:.0f} s; "
-                  "still waiting (Ctrl-C to stop)", flush=True)
+            print(_("the Dagster UI did not answer on {url} within {seconds:.0f} s; still waiting (Ctrl-C to stop)")
+                  .format(url=url, seconds=UI_READY_TIMEOUT_SECONDS), flush=True)
         ui.wait()
     except KeyboardInterrupt:
         # dagster dev shuts its code servers down only on SIGINT; never leave them orphaned
@@ -195,20 +199,22 @@ def sandbox_command(args: argparse.Namespace) -> int:
             DAGSTER_HOME=str(dagster_home),
         )
         os.environ.pop("B24_WEBHOOK_URL", None)
-        print(f"Bitrix24 emulator: {emulator.portal_url} (OAuth at {emulator.oauth_url})")
+        print(_("Bitrix24 emulator: {url} (OAuth at {oauth_url})").format(url=emulator.portal_url,
+                                                                          oauth_url=emulator.oauth_url))
         env_file = write_env_file(root)
         with open_instance(dagster_home) as instance, progress.reporting(terminal.terminal_reporter()):
             summary = run_sync(instance)
         # the sandbox's databases and portal live only while it runs: its UI is where the run is read later
         summary.details = (f"http://127.0.0.1:{args.ui_port}/runs/{summary.run_id}" if args.ui else
                            f"glyms-b24 sandbox --ui --dir {args.dir}, then Runs -> {summary.run_id}")
-        print("\n".join(summary.lines()))
-        print(f"  sandbox environment (for glyms-b24 history / audit while the sandbox is up): "
-              f"set -a; . {env_file}; set +a")
+        emit([translated(line) for line in summary.lines()])
+        print(_("  sandbox environment (for glyms-b24 history / audit while the sandbox is up): "
+                "set -a; . {file}; set +a").format(file=env_file))
         if args.ui:
             serve_ui(dagster_home, args.ui_port)
         else:
-            print(f"See it in the UI: glyms-b24 sandbox --ui --dir {args.dir}   (run history in {dagster_home})")
+            print(_("See it in the UI: glyms-b24 sandbox --ui --dir {dir}   (run history in {home})")
+                  .format(dir=args.dir, home=dagster_home))
         # the seed plants invalid rows on purpose, so its checks warn: the demo succeeds when the run
         # completed and every write landed; `glyms-b24 sync` on real data exits 1 for those warnings
         return 0 if summary.success and not summary.failed_rows else summary.exit_code or 1

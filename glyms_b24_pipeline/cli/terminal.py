@@ -15,7 +15,7 @@ from rich.console import Console
 from glyms_b24_pipeline.bitrix24 import progress as sync_progress
 from glyms_b24_pipeline.bitrix24.progress import Progress, Reporter, Wait
 from glyms_b24_pipeline.cli.i18n import _
-from glyms_b24_pipeline.cli.reasons import N_
+from glyms_b24_pipeline.cli.reasons import N_, translated
 
 #: plain mode: at most one progress line per this many seconds (the last one always shows)
 PLAIN_EVERY_SECONDS = 10.0
@@ -41,7 +41,7 @@ def wait_reason(wait: Wait) -> str:
     if wait.cause == sync_progress.OPERATING_WINDOW:
         return _("for Bitrix24 to free {method} (operating-time limit)").format(method=wait.detail or _("the method"))
     if wait.cause == sync_progress.PORTAL_LOCK:
-        return _("for another sync writing to the portal to end ({holder})").format(holder=wait.detail)
+        return _("for another sync writing to the portal to end ({holder})").format(holder=translated(wait.detail))
     return _("for Bitrix24's requests-per-second limit")
 
 

@@ -55,6 +55,29 @@ def _missing_object_message(exc: psycopg2.Error) -> Optional[str]:
     return f"{name} is missing: {remedy or 'check the Glyms database schema'}"
 
 
+#: libpq's reasons for a failed connection, said in the operator's terms (its own text is the fallback)
+_CONNECT_REASONS = (
+    (re.compile(r"Connection refused"), lambda m: "the server refuses connections: is PostgreSQL running on that port?"),
+    (re.compile(r'could not translate host name "([^"]*)"'), lambda m: f"unknown host name {m.group(1)}"),
+    (re.compile(r"timeout expired"), lambda m: "no answer in time: check the host, the port and the firewall"),
+    (re.compile(r'database "([^"]*)" does not exist'), lambda m: f"the database {m.group(1)} does not exist"),
+    (re.compile(r'role "([^"]*)" does not exist'), lambda m: f"the user {m.group(1)} does not exist"),
+    (re.compile(r"No such file or directory"), lambda m: "no server at the local socket: give a host in GLYMS_PG_DSN"),
+    (re.compile(r'(?:invalid \w+ value .* for connection option|invalid connection option) "([^"]*)"'),
+     lambda m: f"GLYMS_PG_DSN is not a valid connection string (its {m.group(1)})"),
+    (re.compile(r"invalid dsn|missing \"=\"|invalid URI"),
+     lambda m: "GLYMS_PG_DSN is not a valid connection string (postgresql://user@host:port/database)"),
+)
+
+
+def _connect_reason(text: str) -> str:
+    for pattern, said in _CONNECT_REASONS:
+        match = pattern.search(text)
+        if match:
+            return said(match)
+    return text
+
+
 def translate_error(exc: psycopg2.Error, dsn: str) -> GlymsDatabaseError:
     """One-line operator message for a psycopg2 error (never includes the password)."""
     where = describe_dsn(dsn)
@@ -66,7 +89,8 @@ def translate_error(exc: psycopg2.Error, dsn: str) -> GlymsDatabaseError:
         reason = _first_line(exc)
         if "password authentication failed" in reason or "authentication" in reason:
             return GlymsDatabaseError(f"cannot log in to the Glyms database {where}: wrong user or password in GLYMS_PG_DSN")
-        return GlymsDatabaseError(f"cannot connect to the Glyms database {where}: {reason}")
+        # the server's FATAL line (an unknown database or user) follows libpq's first one
+        return GlymsDatabaseError(f"cannot connect to the Glyms database {where}: {_connect_reason(str(exc))}")
     return GlymsDatabaseError(f"Glyms database {where}: {_first_line(exc)}")
 
 

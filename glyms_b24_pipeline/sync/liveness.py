@@ -80,8 +80,7 @@ class RunLiveness:
 
 
 def dead_run_message(found_by: str) -> str:
-    return (f"El proceso de esta ejecución murió; marcada fallida por {found_by} "
-            f"(the process of this run died; found by {found_by})")
+    return f"the process of this run died; reported failed by {found_by}"
 
 
 def reap_dead_runs(instance: Optional[dg.DagsterInstance], dsn: str, *, found_by: str, portal_url: Optional[str] = None,

@@ -24,6 +24,11 @@ def catalog():
         return read_po(source, locale="es")
 
 
+def plural_pairs(message):
+    singular, plural = message.id
+    return [(singular if n == 0 else plural, form) for n, form in enumerate(message.string)]
+
+
 def test_every_message_of_the_command_line_is_translated():
     extracted = {message for _, _, message, *_ in extract_from_dir(
         str(CLI), method_map=[("**.py", "python")], keywords={"_": None, "N_": None})}
@@ -37,18 +42,24 @@ def test_every_message_of_the_command_line_is_translated():
 def test_translations_keep_the_placeholders_of_their_message():
     problems = []
     for message in catalog():
-        if message.id and message.string:
-            wanted = sorted(re.findall(r"\{\w*[^{}]*\}|%\(\w+\)[sr]|%[sr]", message.id))
-            got = sorted(re.findall(r"\{\w*[^{}]*\}|%\(\w+\)[sr]|%[sr]", message.string))
-            if wanted != got:
-                problems.append(f"{message.id!r}: {got} != {wanted}")
+        # a plural message (argparse's) has the placeholders of its msgid in each of its forms
+        for msgid, string in plural_pairs(message) if message.pluralizable else [(message.id, message.string)]:
+            if msgid and string:
+                wanted = sorted(re.findall(r"\{\w*[^{}]*\}|%\(\w+\)[sr]|%[sr]", msgid))
+                got = sorted(re.findall(r"\{\w*[^{}]*\}|%\(\w+\)[sr]|%[sr]", string))
+                if wanted != got:
+                    problems.append(f"{msgid!r}: {got} != {wanted}")
     assert not problems, "\n".join(problems)
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, (list, tuple)) else (value,)
 
 
 def test_the_compiled_catalog_is_the_source_s():
     """The .mo the command line reads (built by hatch_build.py at install, by conftest.py for the tests)."""
     with (PO.with_suffix(".mo")).open("rb") as compiled:
-        mo = {m.id: m.string for m in read_mo(compiled) if m.id}
-    assert mo == {m.id: m.string for m in catalog() if m.id and m.string}
+        mo = {_hashable(m.id): _hashable(m.string) for m in read_mo(compiled) if m.id}
+    assert mo == {_hashable(m.id): _hashable(m.string) for m in catalog() if m.id and all(_hashable(m.string))}
     spanish = gettext.translation(DOMAIN, LOCALE_DIR, languages=["es"])
     assert spanish.gettext("interrupted") == "interrumpido"

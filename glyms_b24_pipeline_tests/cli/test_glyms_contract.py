@@ -12,11 +12,11 @@ from glyms_b24_pipeline_tests.glyms.minimal_schema import role_with_manual_grant
 
 VIOLATIONS = {
     "missing view": ("DROP TABLE lims.v_prestacion_max_version",
-                     "lims.v_prestacion_max_version is missing: is GLYMS_PG_DSN pointing at the Glyms database?"),
+                     "falta lims.v_prestacion_max_version: ¿apunta GLYMS_PG_DSN a la base de Glyms?"),
     "missing column": ("ALTER TABLE public.contrato_presta DROP COLUMN fecha_version",
-                       "public.contrato_presta has no column fecha_version"),
+                       "public.contrato_presta no tiene la columna fecha_version"),
     "wrong type": ("ALTER TABLE lims.v_prestacion_max_version ALTER activa TYPE boolean USING activa::integer::boolean",
-                   "lims.v_prestacion_max_version.activa is boolean; the sync reads it as smallint, integer or bigint"),
+                   "lims.v_prestacion_max_version.activa es boolean; la sincronización la lee como smallint, integer o bigint"),
 }
 COMMANDS = {
     "install-sql --check": ["install-sql", "--check"],
@@ -50,8 +50,9 @@ def test_a_contract_violation_is_one_line_exit_2_and_nothing_written(violation, 
     done = glyms_cli(*COMMANDS[command], env=cli_env, timeout=240)
 
     assert done.returncode == 2, (done.stdout, done.stderr)
-    line = f"error: {expected} (Glyms schema contract; GLYMS_PG_DSN -> {_where(dsn)})"
-    errors = [text.strip() for text in (done.stdout + done.stderr).splitlines() if "Glyms schema contract" in text]
+    # in the operator's language (Spanish by default), as every line of the command
+    line = f"error: {expected} (contrato del esquema de Glyms; GLYMS_PG_DSN -> {_where(dsn)})"
+    errors = [text.strip() for text in (done.stdout + done.stderr).splitlines() if "contrato del esquema" in text]
     assert errors == [line], done.stdout + done.stderr
     assert portal.services(iblock_id=24) == [] and portal.companies() == []
     assert _sql(dsn, "SELECT log_id, sync_status, attempts FROM f_cliente.sync_log_bitrix24 ORDER BY log_id") == log_before

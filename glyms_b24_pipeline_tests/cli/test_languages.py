@@ -9,11 +9,15 @@ from __future__ import annotations
 import argparse
 import re
 
+import psycopg2
+import psycopg2.extensions
 import pytest
 
 from glyms_b24_pipeline.cli import main
 from glyms_b24_pipeline.cli.i18n import choose_language, lang_from_argv
 from glyms_b24_pipeline.cli.parser import build_parser
+from glyms_b24_pipeline.sandbox.glyms_seed import add_service_version
+from glyms_b24_pipeline.sync.lock import PortalLock
 from glyms_b24_pipeline_tests.cli.test_explain import add_service
 from glyms_b24_pipeline_tests.defs.companies.conftest import add_customer
 
@@ -64,9 +68,13 @@ def lab(glyms_dsn, portal, dagster_home, tmp_path, monkeypatch):
     monkeypatch.setenv("GLYMS_PG_DSN", glyms_dsn)
     monkeypatch.setenv("B24_WEBHOOK_URL", portal.add_webhook(user_id=1))
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    quick_config = tmp_path / "quick.yaml"
+    quick_config.write_text("writer:\n  lock_wait_seconds: 0\nbitrix24:\n  unreachable_timeout_seconds: 1\n",
+                            encoding="utf-8")
     bad_config = tmp_path / "bad.yaml"
     bad_config.write_text("services:\n  iblok_id: 24\n", encoding="utf-8")
-    return {"customer": customer, "bad_config": str(bad_config), "portal": portal, "glyms_dsn": glyms_dsn}
+    return {"customer": customer, "bad_config": str(bad_config), "portal": portal, "glyms_dsn": glyms_dsn,
+            "quick_config": str(quick_config)}
 
 
 def run_all(lab, language, capsys, monkeypatch) -> dict[str, str]:
@@ -105,6 +113,58 @@ def run_all(lab, language, capsys, monkeypatch) -> dict[str, str]:
     captured = capsys.readouterr()
     outputs["environment errors"] = captured.out + captured.err
     assert outputs["environment errors"].count("error: ") == 3 and "DAGSTER_HOME" in outputs["environment errors"]
+    outputs.update(failure_paths(lab, lang, capsys, monkeypatch))
+    return outputs
+
+
+def failure_paths(lab, lang, capsys, monkeypatch) -> dict[str, str]:
+    """The runs that stop: Glyms unreachable or not as the contract says, the portal busy or unreachable,
+    a push the mass-deactivation guard stops, credentials missing or malformed."""
+    dsn, quick = lab["glyms_dsn"], lab["quick_config"]
+    outputs = {}
+
+    def run(name, *args, **env):
+        with monkeypatch.context() as m:
+            for key, value in env.items():
+                if value is None:
+                    m.delenv(key)
+                else:
+                    m.setenv(key, value)
+            main([*lang, "--config", quick, *args])
+        captured = capsys.readouterr()
+        outputs[name] = captured.out + captured.err
+
+    run("glyms refused", "sync", "--type", "services", "--dry-run", GLYMS_PG_DSN="postgresql://postgres@127.0.0.1:1/glyms")
+    run("glyms no database", "audit", GLYMS_PG_DSN=psycopg2.extensions.make_dsn(dsn, dbname="no_such_glyms"))
+    run("glyms malformed", "check-mappings", GLYMS_PG_DSN="host=127.0.0.1 port=cinco")
+    run("glyms unknown host", "check-mappings", GLYMS_PG_DSN="postgresql://postgres@glyms.invalid/glyms")
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("ALTER TABLE public.contrato_presta RENAME COLUMN valor_unico TO valor")
+    conn.close()
+    run("glyms contract", "sync", "--type", "services", "--dry-run")
+    run("glyms contract, the check", "install-sql", "--check")
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("ALTER TABLE public.contrato_presta RENAME COLUMN valor TO valor_unico")
+    conn.close()
+    add_service_version(dsn, 1, activa=0)  # the only service gone: a mass deactivation
+    run("mass deactivation", "sync", "--type", "services")
+    with PortalLock(dsn, lab["portal"].portal_url, "run-of-a-sync"):
+        run("portal busy", "sync", "--type", "services")
+    run("portal unreachable", "sync", "--type", "companies", B24_WEBHOOK_URL="http://127.0.0.1:1/rest/1/abc/")
+    run("portal unreachable, a listing", "price-types", B24_WEBHOOK_URL="http://127.0.0.1:1/rest/1/abc/")
+    run("oauth without tokens", "price-types", B24_WEBHOOK_URL=None, B24_PORTAL_URL=lab["portal"].portal_url,
+        B24_CLIENT_ID="app.1", B24_CLIENT_SECRET="s3cr3t")
+    run("webhook malformed", "price-types", B24_WEBHOOK_URL="https://lab.bitrix24.es/hook")
+    # each path really failed as meant: its error line names what it is about
+    markers = {"glyms refused": "127.0.0.1:1/glyms", "glyms no database": "no_such_glyms", "glyms malformed": "port",
+               "glyms unknown host": "glyms.invalid", "glyms contract": "valor_unico",
+               "glyms contract, the check": "valor_unico", "mass deactivation": "--allow-mass-deactivation",
+               "portal busy": "run-of-a-sync", "portal unreachable": "bitrix24.unreachable_timeout_seconds",
+               "portal unreachable, a listing": "bitrix24.unreachable_timeout_seconds",
+               "oauth without tokens": "glyms-b24 auth", "webhook malformed": "B24_WEBHOOK_URL"}
+    for name, marker in markers.items():
+        errors = [line for line in outputs[name].splitlines() if line.strip().startswith("error: ")]
+        assert len(errors) == 1 and marker in errors[0], f"{name}: {outputs[name]}"
     return outputs
 
 

@@ -103,7 +103,7 @@ def test_progress_is_a_no_op_without_a_reporter_and_plain_lines_are_throttled():
         "  esperando 30 s por el límite de pedidos por segundo de Bitrix24",
         "  esperando 2 s para reintentar tras no poder conectar con el portal",
         "  esperando 7 s a que Bitrix24 libere crm.company.list (límite de tiempo de operación)",
-        "  esperando 120 s a que termine otra sincronización que escribe en el portal (run 1234abcd)",
+        "  esperando 120 s a que termine otra sincronización que escribe en el portal (ejecución 1234abcd)",
         "  services: 500/500 cambios escritos, 11 peticiones",
     ]
     assert progress.set_reporter(None) is None

@@ -13,6 +13,7 @@ import pytest
 from glyms_b24_pipeline.cli import main
 from glyms_b24_pipeline.sandbox.glyms_seed import seed_glyms
 from glyms_b24_pipeline.sync.jobs import WRITER_TAG_KEY, portal_identity
+from glyms_b24_pipeline_tests.cli.test_languages import judged_lines, other_language_words
 
 
 def test_sync_command_runs_the_job_on_the_configured_instance(glyms_dsn, emulator, pg_dagster_home, monkeypatch, capsys):
@@ -82,10 +83,14 @@ def test_sandbox_command_runs_the_sync_end_to_end_and_survives_a_restart(tmp_pat
     assert "INFO" not in first.stdout + first.stderr
     created = int(first.stdout.split("plan: ")[1].split(" to create")[0])
     assert created > 40
-    # the emulator's portal and the database persist in the folder: a second run has nothing to do
-    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    # the emulator's portal and the database persist in the folder: a second run has nothing to do; it
+    # speaks the product's language (Spanish) all through, its run's summary too
+    second = subprocess.run([arg for arg in command if arg not in ("--lang", "en")], env=env, capture_output=True,
+                            text=True, timeout=240)
     assert second.returncode == 0, second.stderr[-2000:]
-    assert "plan: 0 to create" in second.stdout and f"{created} unchanged" in second.stdout
+    assert "plan de services: 0 a crear" in second.stdout and f"{created} sin cambios" in second.stdout
+    english = [line for line in judged_lines(second.stdout + second.stderr) if other_language_words(line, "es")]
+    assert not english, english
 
 
 def test_a_failed_run_ends_with_one_line_per_cause_and_no_secret(emulator, sqlite_dagster_home, monkeypatch, capsys):
@@ -94,8 +99,8 @@ def test_a_failed_run_ends_with_one_line_per_cause_and_no_secret(emulator, sqlit
     assert main(["sync"]) == 2
     captured = capsys.readouterr()
     errors = [line for line in captured.out.splitlines() if line.strip().startswith("error:")]
-    assert errors == ["  error: cannot connect to the Glyms database 127.0.0.1:1/glyms: connection to server at "
-                      '"127.0.0.1", port 1 failed: Connection refused']
+    assert errors == ["  error: no se puede conectar a la base de Glyms 127.0.0.1:1/glyms: el servidor rechaza la "
+                      "conexión: ¿está PostgreSQL corriendo en ese puerto?"]
     assert "Traceback" not in captured.out + captured.err and "s3cr3t" not in captured.out + captured.err
 
 
@@ -105,7 +110,7 @@ def test_the_guard_message_reaches_the_operator(glyms_dsn, emulator, sqlite_dags
     monkeypatch.setenv("B24_WEBHOOK_URL", emulator.add_webhook(user_id=1))
     assert main(["sync"]) == 1
     out = capsys.readouterr().out
-    assert "error: Push stopped, nothing written: Glyms returned no active services" in out
+    assert "error: Envío detenido, no se escribió nada: Glyms no devolvió ningún servicio activo" in out
     assert emulator.services(iblock_id=24)[0]["active"] == "Y"
     assert main(["sync", "--allow-mass-deactivation"]) == 0
     assert emulator.services(iblock_id=24)[0]["active"] == "N"
@@ -147,5 +152,5 @@ def test_an_unreachable_portal_ends_the_run_in_bounded_time_with_exit_2_and_the_
         "esperando 2 s para reintentar tras no poder conectar con el portal" in out, out
     assert "límite de pedidos" not in out  # not the rate limit: nothing was ever answered
     errors = [line for line in out.splitlines() if line.strip().startswith("error:")]
-    assert errors and "cannot connect" in errors[0] and "unreachable for" in errors[0], out
+    assert errors and "no se puede conectar" in errors[0] and "inalcanzable durante" in errors[0], out
     assert "bitrix24.unreachable_timeout_seconds" in errors[0]

@@ -86,7 +86,7 @@ def test_unreachable_server_is_one_clear_line(monkeypatch, capsys):
     monkeypatch.setenv("GLYMS_PG_DSN", "postgresql://glyms:s3cr3t@127.0.0.1:1/glyms")
     assert main(["install-sql", "--check"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: cannot connect to the Glyms database 127.0.0.1:1/glyms")
+    assert err.startswith("error: no se puede conectar a la base de Glyms 127.0.0.1:1/glyms: el servidor rechaza")
     assert err.count("\n") == 1
     assert "s3cr3t" not in err
 
@@ -99,6 +99,6 @@ def test_missing_database_is_one_clear_line(pg_admin_dsn, monkeypatch, capsys):
     monkeypatch.setenv("GLYMS_PG_DSN", psycopg2.extensions.make_dsn(**params))
     assert main(["install-sql"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: cannot connect to the Glyms database ")
-    assert 'database "glyms_b24_no_such_database" does not exist' in err
+    assert err.startswith("error: no se puede conectar a la base de Glyms ")
+    assert err.strip().endswith(": la base glyms_b24_no_such_database no existe"), err
     assert err.count("\n") == 1

@@ -70,7 +70,6 @@ def test_a_killed_sync_is_reported_failed_by_the_next_one_and_frees_the_writer_s
         assert dead is not None and dead.status == dg.DagsterRunStatus.FAILURE
         failure = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[-1]
         assert failure.dagster_event.message == (  # type: ignore[union-attr]
-            f"El proceso de esta ejecución murió; marcada fallida por {found_by} "
-            f"(the process of this run died; found by {found_by})")
+            f"the process of this run died; reported failed by {found_by}")
         # no run of the writer tag is left holding the queue's single slot
         assert instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])) == []

@@ -168,7 +168,7 @@ def test_cli_exit_2_on_configuration_and_3_while_another_writer_holds_the_portal
     with PortalLock(glyms_dsn, emulator.portal_url, "run-of-a-sync"):
         busy = _cli("--config", str(quick), "repair", "services", env=cli_env)
     assert busy.returncode == 3, busy.stdout + busy.stderr
-    assert "another sync is writing" in busy.stderr and "run-of-a-sync" in busy.stderr
+    assert "otra sincronización está escribiendo" in busy.stderr and "run-of-a-sync" in busy.stderr
     assert audit_rows(glyms_dsn) == []
 
 
