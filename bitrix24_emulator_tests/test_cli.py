@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -73,11 +74,12 @@ def test_cli_starts_under_two_seconds_and_answers_user_current(tmp_path):
 
 
 def test_python_module_entry_point(tmp_path):
-    port = _free_port()
-    process, line, _ = _start(["--port", str(port), "--oauth-port", "0"],
-                              [sys.executable, "-m", "bitrix24_emulator"])
+    # port 0: the emulator picks a free one and says it (no race with a port probed free beforehand)
+    process, line, _ = _start(["--port", "0", "--oauth-port", "0"], [sys.executable, "-m", "bitrix24_emulator"])
     try:
-        assert f"http://127.0.0.1:{port}" in line
+        match = re.search(r"portal http://127\.0\.0\.1:(\d+)/rest/", line)
+        assert match, line + (process.stderr.read() if process.poll() is not None and process.stderr else "")
+        port = int(match.group(1))
         response = requests.post(f"http://127.0.0.1:{port}/rest/user.current", json={}, timeout=5)
         assert response.status_code == 401 and response.json()["error"] == "NO_AUTH_FOUND"
     finally:

@@ -53,9 +53,9 @@ def test_sandbox_ui_shows_the_assets_and_the_plan(tmp_path):
             line = process.stdout.readline()
             assert line, "the sandbox ended before the UI was ready:\n" + "".join(output[-40:])
             output.append(line)
-            if line.startswith("Dagster UI on "):
+            if line.startswith("interfaz de Dagster en "):  # the sandbox speaks Spanish by default
                 break
-        assert output[-1].startswith(f"Dagster UI on {base} ")
+        assert output[-1].startswith(f"interfaz de Dagster en {base} ")
         # said only once it is so: the UI answers at once, no retry
         assert requests.get(f"{base}/server_info", timeout=5).ok
         graphql = f"{base}/graphql"

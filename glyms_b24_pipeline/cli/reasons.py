@@ -4,7 +4,7 @@ operator can act on: English, as they are also Dagster metadata and logs) in the
 Each template below is a msgid of the catalog. A text matching one is translated with the values
 it carries: ``{name}`` matches any text, the names in :data:`WORDS` one word; the values of the
 names in :data:`TRANSLATED` are themselves translated, ``{reasons}`` is a list ``key: reason;
-...`` and ``{violations}`` a list ``message; message``. A text matching none is translated as a
+...``, ``{violations}`` and ``{problems}`` lists ``message; message``. A text matching none is translated as a
 whole message when the catalog has it, ``name: message`` as its message, else shown as it is (a
 value from Glyms, PostgreSQL or Bitrix24).
 """
@@ -28,7 +28,8 @@ WORDS = {"value", "count", "checked", "rows", "id", "length", "limit", "total", 
          "create", "update", "unchanged", "invalid", "duplicate", "deactivate", "reactivate", "prices",
          "fields", "deletions", "log_rows", "candidates", "succeeded", "failed", "requests", "planned"}
 #: placeholders of a known shape
-SHAPES = {**{name: r"\S+?" for name in WORDS}, "date": r"\d{4}-\d\d-\d\d(?: \d\d:\d\d)?"}
+SHAPES = {**{name: r"\S+?" for name in WORDS}, "date": r"\d{4}-\d\d-\d\d(?: \d\d:\d\d)?",
+          "config_file": r"\S+?\.ya?ml"}
 #: placeholders whose value is itself a message to translate
 TRANSLATED = {"verb", "status", "reason", "problem", "what", "where", "rows_text", "written", "purpose", "cause", "summary",
               "kind", "first", "detail", "remedy", "family", "guard", "holder", "who", "found_by"}
@@ -203,6 +204,29 @@ TEMPLATES = (
        "the installed package)"),
     N_("{file}: configuration file not found (set {name} or pass --config)"),
     N_("{file}: {key}: unknown key (check its spelling; see glyms_b24.example.yaml)"),
+    # the configuration's problems (settings/model.py), each ``key: problem``
+    N_("{config_file}: {problems}"),
+    N_("required key is missing"),
+    N_("must be an integer"),
+    N_("must be a number"),
+    N_("must be true or false"),
+    N_("must be text"),
+    N_("must be a list"),
+    N_("must be a mapping (key: value lines)"),
+    N_("must be at least {limit}"),
+    N_("must be more than {limit}"),
+    N_("must be at most {limit}"),
+    N_("must be less than {limit}"),
+    N_("must be one of {choices}"),
+    N_("expected a cron expression with 5 fields such as '0 5 * * *'"),
+    N_("expected a user-field code starting with UF_CRM_"),
+    N_("expected a name of letters, digits, _ and - (at most 40, starting with a letter) such as portal_a"),
+    N_("unknown time zone {value} (e.g. America/Argentina/Buenos_Aires)"),
+    N_("{values} both mapped and excluded; keep each value in one of them"),
+    N_("channel email needs {keys}"),
+    N_("unknown key (check its spelling; see glyms_b24.example.yaml)"),
+    # last: a problem and the value that has it
+    N_("{problem}, got {value}"),
 )
 
 
@@ -227,27 +251,28 @@ def _reasons(text: str) -> str:
     return "; ".join(out)
 
 
-def _matching(text: str) -> Optional[str]:
-    return next((template for pattern, template in _patterns() if pattern.fullmatch(text)), None)
-
-
 def _messages(text: str) -> str:
-    """``message; message`` with each message translated; a message may hold "; " itself."""
-    out, pending = [], ""
-    for piece in text.split("; "):
-        pending = f"{pending}; {piece}" if pending else piece
-        if _matching(pending) or _(pending) != pending:
-            out.append(translated(pending))
-            pending = ""
-    if pending:
-        out.append(translated(pending))
+    """``message; message`` with each message translated: the shortest run of pieces that translates is one
+    message (a message may hold "; " itself); a piece that starts none is shown as it is."""
+    pieces, out, start = text.split("; "), [], 0
+    while start < len(pieces):
+        for end in range(start + 1, len(pieces) + 1):
+            message = "; ".join(pieces[start:end])
+            said = translated(message)
+            if said != message:
+                out.append(said)
+                start = end
+                break
+        else:
+            out.append(pieces[start])
+            start += 1
     return "; ".join(out)
 
 
 def _value(name: str, value: str) -> str:
     if name == "reasons":
         return _reasons(value)
-    if name == "violations":
+    if name in ("violations", "problems"):
         return _messages(value)
     return translated(value) if name in TRANSLATED else value
 

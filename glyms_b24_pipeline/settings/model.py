@@ -74,9 +74,9 @@ class ServicesSettings(_Strict):
     @model_validator(mode="after")
     def _exclusions(self) -> "ServicesSettings":
         _excluded_and_mapped(self.sections_by_tipo_ot, self.excluded_tipo_ot,
-                             "services.excluded_tipo_ot and services.sections_by_tipo_ot")
+                             "services.excluded_tipo_ot / services.sections_by_tipo_ot")
         _excluded_and_mapped(self.contracts_by_tipo_ot, self.excluded_tipo_ot,
-                             "services.excluded_tipo_ot and services.contracts_by_tipo_ot")
+                             "services.excluded_tipo_ot / services.contracts_by_tipo_ot")
         return self
 
 
@@ -142,9 +142,9 @@ class CompaniesSettings(_Strict):
     @model_validator(mode="after")
     def _exclusions(self) -> "CompaniesSettings":
         _excluded_and_mapped(self.company_type_by_tipo_ot, self.company_type_excluded_tipo_ot,
-                             "companies.company_type_excluded_tipo_ot and companies.company_type_by_tipo_ot")
+                             "companies.company_type_excluded_tipo_ot / companies.company_type_by_tipo_ot")
         _excluded_and_mapped(self.industry_by_cliente_tipo, self.industry_excluded_cliente_tipo,
-                             "companies.industry_excluded_cliente_tipo and companies.industry_by_cliente_tipo")
+                             "companies.industry_excluded_cliente_tipo / companies.industry_by_cliente_tipo")
         return self
 
 
@@ -302,13 +302,36 @@ class Settings(_Strict):
     location: LocationSettings = LocationSettings()
 
 
+#: pydantic's error types said in a few fixed phrases (the CLI translates them; pydantic's own are English)
+_EXPECTATIONS = {
+    "int_parsing": "must be an integer", "int_type": "must be an integer", "int_from_float": "must be an integer",
+    "float_parsing": "must be a number", "float_type": "must be a number", "decimal_parsing": "must be a number",
+    "bool_parsing": "must be true or false", "bool_type": "must be true or false",
+    "string_type": "must be text", "list_type": "must be a list", "dict_type": "must be a mapping (key: value lines)",
+    "model_type": "must be a mapping (key: value lines)",
+}
+_BOUNDS = {"greater_than_equal": ("ge", "must be at least {}"), "greater_than": ("gt", "must be more than {}"),
+           "less_than_equal": ("le", "must be at most {}"), "less_than": ("lt", "must be less than {}")}
+
+
 def _describe(error: Any) -> str:
     location = ".".join(str(part) for part in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"{location}: unknown key (check its spelling; see glyms_b24.example.yaml)"
     if error["type"] == "missing":
         return f"{location}: required key is missing"
+    ctx = error.get("ctx") or {}
     message = error["msg"]
+    if error["type"] in _EXPECTATIONS:
+        message = _EXPECTATIONS[error["type"]]
+    elif error["type"] in _BOUNDS and _BOUNDS[error["type"]][0] in ctx:
+        key, phrase = _BOUNDS[error["type"]]
+        bound = ctx[key]
+        message = phrase.format(f"{bound:g}" if isinstance(bound, float) else bound)
+    elif error["type"] == "literal_error" and "expected" in ctx:
+        message = f"must be one of {str(ctx['expected']).replace(' or ', ', ')}"
+    elif error["type"] == "value_error":  # our validators' own words, which name the value where it helps
+        return f"{location}: {message.removeprefix('Value error, ')}"
     if "input" in error and error["type"] not in ("model_type",):
         message = f"{message}, got {error['input']!r}"
     return f"{location}: {message}"

@@ -74,7 +74,7 @@ def lab(glyms_dsn, portal, dagster_home, tmp_path, monkeypatch):
     bad_config = tmp_path / "bad.yaml"
     bad_config.write_text("services:\n  iblok_id: 24\n", encoding="utf-8")
     return {"customer": customer, "bad_config": str(bad_config), "portal": portal, "glyms_dsn": glyms_dsn,
-            "quick_config": str(quick_config)}
+            "quick_config": str(quick_config), "tmp_path": tmp_path}
 
 
 def run_all(lab, language, capsys, monkeypatch) -> dict[str, str]:
@@ -155,13 +155,20 @@ def failure_paths(lab, lang, capsys, monkeypatch) -> dict[str, str]:
     run("oauth without tokens", "price-types", B24_WEBHOOK_URL=None, B24_PORTAL_URL=lab["portal"].portal_url,
         B24_CLIENT_ID="app.1", B24_CLIENT_SECRET="s3cr3t")
     run("webhook malformed", "price-types", B24_WEBHOOK_URL="https://lab.bitrix24.es/hook")
+    worse = lab["tmp_path"] / "worse.yaml"
+    worse.write_text("services:\n  iblock_id: veinte\n  max_deactivation_share: 2\n  excluded_tipo_ot: [1]\n"
+                     "companies:\n  on_delete: borrar\nschedules:\n  timezone: Marte/Olympus\n", encoding="utf-8")
+    main([*lang, "--config", str(worse), "check-mappings"])
+    captured = capsys.readouterr()
+    outputs["configuration problems"] = captured.out + captured.err
     # each path really failed as meant: its error line names what it is about
     markers = {"glyms refused": "127.0.0.1:1/glyms", "glyms no database": "no_such_glyms", "glyms malformed": "port",
                "glyms unknown host": "glyms.invalid", "glyms contract": "valor_unico",
                "glyms contract, the check": "valor_unico", "mass deactivation": "--allow-mass-deactivation",
                "portal busy": "run-of-a-sync", "portal unreachable": "bitrix24.unreachable_timeout_seconds",
                "portal unreachable, a listing": "bitrix24.unreachable_timeout_seconds",
-               "oauth without tokens": "glyms-b24 auth", "webhook malformed": "B24_WEBHOOK_URL"}
+               "oauth without tokens": "glyms-b24 auth", "webhook malformed": "B24_WEBHOOK_URL",
+               "configuration problems": "schedules.timezone"}
     for name, marker in markers.items():
         errors = [line for line in outputs[name].splitlines() if line.strip().startswith("error: ")]
         assert len(errors) == 1 and marker in errors[0], f"{name}: {outputs[name]}"

@@ -183,7 +183,7 @@ def test_no_secret_reaches_any_output_log_history_or_table(glyms_dsn, password_d
     db_params["port"] = str(unreachable)
     db_down = _cli("--debug", "sync", "--type", "all",
                    env={**webhook, "GLYMS_PG_DSN": psycopg2.extensions.make_dsn(**db_params)})
-    assert db_down.returncode == 2 and "cannot connect to the Glyms database" in db_down.stdout, db_down.stdout
+    assert db_down.returncode == 2 and "no se puede conectar a la base de Glyms" in db_down.stdout, db_down.stdout
     outputs.update({"refused-webhook stdout": refused.stdout, "refused-webhook stderr": refused.stderr,
                     "database-down stdout": db_down.stdout, "database-down stderr": db_down.stderr})
 

@@ -70,7 +70,7 @@ def test_a_busy_portal_refuses_the_second_sync_with_exit_code_3(glyms_dsn, emula
     first.communicate(timeout=120)
     assert second.returncode == 3, second.stdout + second.stderr
     errors = [line.strip() for line in second.stdout.splitlines() if line.strip().startswith("error:")]
-    assert len(errors) == 1 and errors[0].startswith(f"error: another sync is writing to {emulator.portal_url} (")
+    assert len(errors) == 1 and errors[0].startswith(f"error: otra sincronización está escribiendo en {emulator.portal_url} (")
     assert set(_xml_id_counts(emulator).values()) == {1}
 
 
