@@ -50,7 +50,7 @@ def test_history_lists_runs_newest_first_with_their_counts(synced, emulator, cap
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["ejecución", "job", "estado", "resultado", "inicio", "duración", "escritos", "fallidos",
                                 "en_error", "peticiones"]
-    assert set(lines[1]) <= {"-", " "} and lines[2].startswith(dry["run_id"] + "  services_sync  SUCCESS  done")
+    assert set(lines[1]) <= {"-", " "} and lines[2].startswith(dry["run_id"] + "  services_sync  SUCCESS  OK")
     assert real["outcome"] in ("done", "done with problems") and real["in_error"] == 0
     assert lines[3].startswith("services: último push hace 0.0 h, al día (límite 26 h)")
     assert main(["history", "--since", "2099-01-01"]) == 0

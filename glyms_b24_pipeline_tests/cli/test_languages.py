@@ -161,6 +161,12 @@ def failure_paths(lab, lang, capsys, monkeypatch) -> dict[str, str]:
     main([*lang, "--config", str(worse), "check-mappings"])
     captured = capsys.readouterr()
     outputs["configuration problems"] = captured.out + captured.err
+    # the failed runs above, as the history tells them afterwards
+    run("history of failed runs", "history")
+    failed_run = re.search(r"[0-9a-f]{8}-[0-9a-f-]{27}", outputs["portal busy"]).group(0)
+    run("history of one failed run", "history", "--run", failed_run)
+    # the runs' verdicts are words of the run's language in the table too (a data row, so not judged above)
+    assert ("FALLÓ" if not lang else "FAILED") in outputs["history of failed runs"]
     # each path really failed as meant: its error line names what it is about
     markers = {"glyms refused": "127.0.0.1:1/glyms", "glyms no database": "no_such_glyms", "glyms malformed": "port",
                "glyms unknown host": "glyms.invalid", "glyms contract": "valor_unico",
@@ -168,7 +174,7 @@ def failure_paths(lab, lang, capsys, monkeypatch) -> dict[str, str]:
                "portal busy": "run-of-a-sync", "portal unreachable": "bitrix24.unreachable_timeout_seconds",
                "portal unreachable, a listing": "bitrix24.unreachable_timeout_seconds",
                "oauth without tokens": "glyms-b24 auth", "webhook malformed": "B24_WEBHOOK_URL",
-               "configuration problems": "schedules.timezone"}
+               "configuration problems": "schedules.timezone", "history of one failed run": "run-of-a-sync"}
     for name, marker in markers.items():
         errors = [line for line in outputs[name].splitlines() if line.strip().startswith("error: ")]
         assert len(errors) == 1 and marker in errors[0], f"{name}: {outputs[name]}"
