@@ -19,7 +19,7 @@ from glyms_b24_pipeline.cli.i18n import _
 from glyms_b24_pipeline.cli.output import emit
 from glyms_b24_pipeline.cli.portal import format_table
 from glyms_b24_pipeline.cli.reasons import N_, translated
-from glyms_b24_pipeline.cli.sync import sync_types
+from glyms_b24_pipeline.cli.sync import STATUS_WORDS, sync_types
 from glyms_b24_pipeline.definitions import SYNCS, syncs_named
 from glyms_b24_pipeline.defs.maintenance.retention import prune
 from glyms_b24_pipeline.glyms.resource import GlymsDatabase
@@ -27,21 +27,10 @@ from glyms_b24_pipeline.runs.instance import dagster_home, describe_url, open_in
 from glyms_b24_pipeline.settings.errors import ConfigError
 from glyms_b24_pipeline.settings.model import DEFAULT_LOCATION_NAME, LocationSettings, load_settings, require_env
 from glyms_b24_pipeline.sync.jobs import REPOSITORY_LABEL_TAG, job_names
-from glyms_b24_pipeline.sync.outcome import (
-    COUNTS_TAG,
-    DONE,
-    DONE_WITH_PROBLEMS,
-    FAILED,
-    RunOutcome,
-    run_failed_reason,
-    run_verdict,
-)
+from glyms_b24_pipeline.sync.outcome import COUNTS_TAG, RunOutcome, run_failed_reason, run_verdict
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhd])\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-
-#: a run's verdict (its tag's value, English as the UI's) in the history's table: the words of the run summaries
-OUTCOME_WORDS = {DONE: N_("OK"), DONE_WITH_PROBLEMS: N_("DONE WITH PROBLEMS"), FAILED: N_("FAILED")}
 
 
 def parse_since(text: Optional[str], *, now: Optional[_dt.datetime] = None) -> Optional[_dt.datetime]:
@@ -279,7 +268,7 @@ def history_command(args: argparse.Namespace) -> int:
             _emit_table([_("run"), *([_("location")] if several else []), _("job"), _("status"), _("outcome"),
                          _("start"), _("duration"), _("written"), _("failed"), _("in_error"), _("requests")],
                         [(r["run_id"], *([r["location"]] if several else []), r["job"], r["status"],
-                          _(OUTCOME_WORDS[r["outcome"]]) if r["outcome"] in OUTCOME_WORDS else r["outcome"],
+                          _(STATUS_WORDS[r["outcome"]]) if r["outcome"] in STATUS_WORDS else r["outcome"],
                           r["started"] or r["created"], _duration(r["duration_seconds"]), r["written"], r["failed"],
                           r["in_error"], r["requests"]) for r in rows])
         for line in freshness_lines(instance, args.sync_type, location):

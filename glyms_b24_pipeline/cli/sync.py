@@ -33,6 +33,7 @@ from glyms_b24_pipeline.sync.outcome import (
 )
 from glyms_b24_pipeline.sync.spec import SyncOptions, SyncSpec
 
+#: a verdict as the run summaries and the history table say it (msgids: translated where printed)
 STATUS_WORDS = {DONE: "OK", DONE_WITH_PROBLEMS: "DONE WITH PROBLEMS", FAILED: "FAILED"}
 
 
